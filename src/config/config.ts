@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** Where our config lives unless OCI_FTRACE_CONFIG says otherwise. */
+export const DEFAULT_CONFIG_PATH = '/etc/oci-ftrace/config.json';
+
+/**
+ * Our own config file. Kept flat on purpose: the shell launcher (bin/oci-ftrace-runc) reads the
+ * top-level "runtime" key with a pattern match, so no nested object may carry a key of that name.
+ */
+export const ConfigSchema = z
+  .object({
+    /** The real runtime: an absolute path, or a name looked up on PATH (runc, crun). */
+    runtime: z
+      .string()
+      .min(1)
+      .regex(/^[^"\\\n]+$/, 'runtime must not contain quotes, backslashes or newlines')
+      .optional(),
+    /** Reports go to OUTPUT_DIR/<container-id>/. */
+    outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
+    /** Our own log (pino, JSON lines). Never stdout/stderr: engines parse those. */
+    logFile: z.string().startsWith('/', 'logFile must be absolute').default('/var/log/oci-ftrace/oci-ftrace.log'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** Per-CPU ring buffer of each container's ftrace instance. */
+    bufferSizeKb: z.number().int().min(64).max(1024 * 1024).default(8192),
+    /** Fail closed: a tracing failure stops the container instead of being logged and ignored. */
+    strict: z.boolean().default(false),
+    /** Timeout (seconds) runc/crun enforce on our hooks. */
+    hookTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+    /** Also write the full per-syscall log, not only the summary. */
+    writeLog: z.boolean().default(true),
+    /** Override tracefs discovery (normally /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
+    tracefsPath: z.string().startsWith('/').optional(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0 ? env.OCI_FTRACE_CONFIG : DEFAULT_CONFIG_PATH;
+}
+
+/** Validate an already-parsed config value; one-line error naming the bad field. */
+export function parseConfig(value: unknown, source = 'config'): Config {
+  const result = ConfigSchema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    throw new ConfigError(`${source}: invalid ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/**
+ * Load the config: a missing file means defaults (a fresh install works with none); an unreadable
+ * or invalid one is an error, since silently ignoring it would trace with settings nobody chose.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const path = configPath(env);
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError(`${path}: cannot read config: ${(err as Error).message}`);
+    }
+  }
+  let raw: unknown = {};
+  if (text !== undefined) {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${path}: config is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const config = parseConfig(raw, path);
+  const envRuntime = env.OCI_FTRACE_RUNTIME;
+  return envRuntime && envRuntime.length > 0 ? { ...config, runtime: envRuntime } : config;
+}
