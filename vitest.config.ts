@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // `integration` needs root, tracefs and the real runtimes/engines (CI is such a lab).
 export default defineConfig({
   test: {
+    // The JSON report feeds scripts/test-summary.mjs, which prints the plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.test-results/vitest.json' },
     projects: [
       { test: { name: 'unit', include: ['test/**/*.test.ts'], environment: 'node' } },
       {

@@ -18,6 +18,8 @@ export const ConfigSchema = z
       .optional(),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
+    /** Per-container run state (which instance, which collector), kept on tmpfs. */
+    stateDir: z.string().startsWith('/', 'stateDir must be absolute').default('/run/oci-ftrace'),
     /** Our own log (pino, JSON lines). Never stdout/stderr: engines parse those. */
     logFile: z.string().startsWith('/', 'logFile must be absolute').default('/var/log/oci-ftrace/oci-ftrace.log'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -1,0 +1,126 @@
+import type { TraceEvent } from '../trace/events.js';
+import type { SyscallRecord } from '../trace/syscall-pairing.js';
+
+/** Largest -errno the kernel returns; anything in [-4095, -1] is an error (see IS_ERR_VALUE). */
+const MAX_ERRNO = 4095n;
+
+export function errnoOf(ret: bigint | undefined): number | undefined {
+  if (ret === undefined || ret >= 0n || ret < -MAX_ERRNO) return undefined;
+  return Number(-ret);
+}
+
+export interface SyscallStats {
+  nr: number;
+  count: number;
+  errors: number;
+  /** errno number -> how many calls failed with it. */
+  errnos: Map<number, number>;
+  firstSeen: number;
+  lastSeen: number;
+  /** Thread group ids (or pids where tgid is unknown) that made the call. */
+  pids: Set<number>;
+}
+
+/** Bound on the exec'd paths kept per process (a shell loop could exec forever). */
+const MAX_EXECS_PER_PROCESS = 32;
+
+export interface ProcessStats {
+  pid: number;
+  /** Latest task name seen for it. */
+  comm: string;
+  parentPid: number | undefined;
+  /** Binaries exec'd by this process, in order (bounded). */
+  execs: string[];
+  execsDropped: number;
+  threads: Set<number>;
+  syscalls: number;
+  firstSeen: number;
+  lastSeen: number;
+  exited: boolean;
+}
+
+/**
+ * Streaming aggregate of a container's trace: memory grows with the number of distinct syscalls
+ * and processes, never with the number of events.
+ */
+export class TraceAggregate {
+  readonly syscalls = new Map<number, SyscallStats>();
+  readonly processes = new Map<number, ProcessStats>();
+  /** pid (thread) -> tgid, learned from events, so threads fold into their process. */
+  private readonly threadGroup = new Map<number, number>();
+  /** child pid -> parent process, from fork events (bounded by the number of tasks). */
+  private readonly parentOf = new Map<number, number>();
+  totalSyscalls = 0;
+  firstTimestamp: number | undefined;
+  lastTimestamp: number | undefined;
+
+  /** Process-lifecycle events (fork, exec, exit); syscall events go through addSyscall. */
+  addEvent(event: TraceEvent): void {
+    this.touchTime(event.timestamp);
+    switch (event.kind) {
+      case 'fork': {
+        const parent = this.processFor(event.pid, event.tgid, event.comm, event.timestamp);
+        // The fork event fires for new threads too, and does not say which it is; the child's own
+        // events carry its tgid, so the entry is made lazily when the child first shows up.
+        this.parentOf.set(event.childPid, parent.pid);
+        break;
+      }
+      case 'exec': {
+        const proc = this.processFor(event.execPid, event.tgid, event.comm, event.timestamp);
+        const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
+        if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
+        if (proc.execs.length < MAX_EXECS_PER_PROCESS) proc.execs.push(event.filename);
+        else proc.execsDropped += 1;
+        break;
+      }
+      case 'exit': {
+        const tgid = this.threadGroup.get(event.exitPid) ?? event.exitPid;
+        const proc = this.processes.get(tgid);
+        if (proc && tgid === event.exitPid) proc.exited = true;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  addSyscall(record: SyscallRecord): void {
+    this.totalSyscalls += 1;
+    this.touchTime(record.timestamp);
+    let stats = this.syscalls.get(record.nr);
+    if (!stats) {
+      stats = { nr: record.nr, count: 0, errors: 0, errnos: new Map(), firstSeen: record.timestamp, lastSeen: record.timestamp, pids: new Set() };
+      this.syscalls.set(record.nr, stats);
+    }
+    stats.count += 1;
+    if (record.timestamp < stats.firstSeen) stats.firstSeen = record.timestamp;
+    if (record.timestamp > stats.lastSeen) stats.lastSeen = record.timestamp;
+    const errno = errnoOf(record.ret);
+    if (errno !== undefined) {
+      stats.errors += 1;
+      stats.errnos.set(errno, (stats.errnos.get(errno) ?? 0) + 1);
+    }
+    const proc = this.processFor(record.pid, record.tgid, record.comm, record.timestamp);
+    stats.pids.add(proc.pid);
+    proc.syscalls += 1;
+  }
+
+  private touchTime(ts: number): void {
+    if (this.firstTimestamp === undefined || ts < this.firstTimestamp) this.firstTimestamp = ts;
+    if (this.lastTimestamp === undefined || ts > this.lastTimestamp) this.lastTimestamp = ts;
+  }
+
+  private processFor(pid: number, tgid: number | undefined, comm: string, ts: number): ProcessStats {
+    if (tgid !== undefined && tgid !== pid) this.threadGroup.set(pid, tgid);
+    const key = tgid ?? this.threadGroup.get(pid) ?? pid;
+    let proc = this.processes.get(key);
+    if (!proc) {
+      proc = { pid: key, comm, parentPid: this.parentOf.get(key), execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, firstSeen: ts, lastSeen: ts, exited: false };
+      this.processes.set(key, proc);
+    }
+    proc.threads.add(pid);
+    if (comm !== '<...>' && comm.length > 0 && proc.execs.length === 0) proc.comm = comm;
+    if (ts > proc.lastSeen) proc.lastSeen = ts;
+    return proc;
+  }
+}

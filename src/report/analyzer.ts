@@ -1,0 +1,50 @@
+import { parseEntriesHeader, parseTraceLine } from '../trace/line-parser.js';
+import { SyscallPairer, type SyscallRecord } from '../trace/syscall-pairing.js';
+import { TraceAggregate } from './aggregate.js';
+
+/**
+ * Text lines of a trace in, aggregate (and optionally one record per syscall) out. Pure and
+ * streaming: the caller decides where lines come from (a `trace` read, a collector's pipe, a
+ * recorded file in a test) and where records go.
+ */
+export class TraceAnalyzer {
+  readonly aggregate = new TraceAggregate();
+  /** From the `entries-in-buffer/entries-written` header of a `trace` read, if one was seen. */
+  entries: { inBuffer: number; written: number } | undefined;
+  linesSeen = 0;
+  linesUnparsed = 0;
+  private readonly pairer: SyscallPairer;
+
+  constructor(opts: { forkSyscalls: ReadonlySet<number>; onRecord?: (record: SyscallRecord) => void }) {
+    this.pairer = new SyscallPairer((record) => {
+      this.aggregate.addSyscall(record);
+      opts.onRecord?.(record);
+    }, opts.forkSyscalls);
+  }
+
+  feedLine(line: string): void {
+    this.linesSeen += 1;
+    if (line.startsWith('#')) {
+      this.entries ??= parseEntriesHeader(line);
+      return;
+    }
+    const event = parseTraceLine(line);
+    if (!event) {
+      if (line.trim().length > 0) this.linesUnparsed += 1;
+      return;
+    }
+    if (event.kind === 'sys_enter' || event.kind === 'sys_exit') {
+      this.pairer.push(event);
+    } else {
+      // Process events also close a dying task's open syscall (exit_group never returns).
+      this.pairer.push(event);
+      this.aggregate.addEvent(event);
+    }
+  }
+
+  /** Close the calls still open (they never returned before the trace ended). */
+  finish(): TraceAggregate {
+    this.pairer.flush();
+    return this.aggregate;
+  }
+}

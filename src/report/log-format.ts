@@ -1,0 +1,32 @@
+import type { SyscallRecord } from '../trace/syscall-pairing.js';
+
+export interface LogFormatContext {
+  syscallName: (nr: number) => string;
+  /** Names of the syscall's arguments (from the kernel's syscall event formats), if known. */
+  argNames: (name: string) => readonly string[] | undefined;
+  describeReturn: (ret: bigint) => string;
+}
+
+/**
+ * One line of `ftrace_syscalls_dump.log`:
+ *   <timestamp> <task> <pid> <syscall>(<arg>: 0x<hex>, ...) = <ret>[ <ERRNO> (<text>)]
+ * Arguments are the raw registers (ftrace cannot read user memory here), named where the kernel
+ * publishes the syscall's signature.
+ */
+export function formatSyscallLine(r: SyscallRecord, ctx: LogFormatContext): string {
+  const name = ctx.syscallName(r.nr);
+  const names = ctx.argNames(name);
+  let args: string;
+  if (r.args.length === 0) args = '?'; // entry happened before tracing began
+  else if (names) args = names.map((n, i) => `${n}: 0x${r.args[i] ?? '?'}`).join(', ');
+  else args = r.args.map((a) => `0x${a}`).join(', ');
+  const ret = r.ret === undefined ? '?' : ctx.describeReturn(r.ret);
+  return `${r.timestamp.toFixed(6)} ${r.comm} ${r.pid} ${name}(${args}) = ${ret}`;
+}
+
+export function logHeaderLines(meta: { containerId: string; arch: string; clock: string }): string[] {
+  return [
+    `# oci-ftrace syscall log: container ${meta.containerId}, arch ${meta.arch}, clock ${meta.clock}`,
+    '# timestamp task pid syscall(args) = return',
+  ];
+}

@@ -1,0 +1,46 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { runStatePath } from './paths.js';
+
+/** What record leaves for report (and livedump): where the container's trace lives. */
+export const RunStateSchema = z
+  .object({
+    version: z.literal(1),
+    id: z.string(),
+    tracefsRoot: z.string(),
+    instance: z.string(),
+    pid: z.number().int().positive(),
+    bundle: z.string(),
+    clock: z.string(),
+    arch: z.enum(['x86_64', 'aarch64']),
+    recordedAt: z.string(),
+  })
+  .strict();
+export type RunState = z.infer<typeof RunStateSchema>;
+
+export function writeRunState(stateDir: string, state: RunState): void {
+  const path = runStatePath(stateDir, state.id);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function readRunState(stateDir: string, id: string): RunState | undefined {
+  const path = runStatePath(stateDir, id);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const r = RunStateSchema.safeParse(JSON.parse(text));
+  if (!r.success) throw new Error(`run state ${path} is invalid: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+export function removeRunState(stateDir: string, id: string): void {
+  rmSync(runStatePath(stateDir, id), { force: true });
+}

@@ -1,0 +1,51 @@
+/**
+ * The events we enable in a container's ftrace instance, as parsed from the text that tracefs
+ * prints (`trace`, `trace_pipe`). Pure data; no I/O.
+ */
+export interface EventHeader {
+  /** Task name as ftrace printed it (may be `<...>` when the kernel's comm cache missed). */
+  comm: string;
+  /** Thread id (the kernel's pid). */
+  pid: number;
+  /** Thread group id (process id) when `options/record-tgid` is on, else undefined. */
+  tgid: number | undefined;
+  cpu: number;
+  /** Seconds, as ftrace prints them (trace_clock dependent). */
+  timestamp: number;
+}
+
+export interface SysEnterEvent extends EventHeader {
+  kind: 'sys_enter';
+  nr: number;
+  /** The six raw argument registers, hex as printed (no 0x). */
+  args: string[];
+}
+
+export interface SysExitEvent extends EventHeader {
+  kind: 'sys_exit';
+  nr: number;
+  /** Signed return value; bigint because pointers and -errno both need 64 bits. */
+  ret: bigint;
+}
+
+export interface ProcessExecEvent extends EventHeader {
+  kind: 'exec';
+  filename: string;
+  /** pid after exec (differs from old_pid when a non-leader thread execs). */
+  execPid: number;
+  oldPid: number;
+}
+
+export interface ProcessForkEvent extends EventHeader {
+  kind: 'fork';
+  parentPid: number;
+  childComm: string;
+  childPid: number;
+}
+
+export interface ProcessExitEvent extends EventHeader {
+  kind: 'exit';
+  exitPid: number;
+}
+
+export type TraceEvent = SysEnterEvent | SysExitEvent | ProcessExecEvent | ProcessForkEvent | ProcessExitEvent;

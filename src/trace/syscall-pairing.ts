@@ -1,0 +1,95 @@
+import type { SysEnterEvent, SysExitEvent, TraceEvent } from './events.js';
+
+/** One system call as seen by ftrace: its entry, and its exit when there was one. */
+export interface SyscallRecord {
+  pid: number;
+  tgid: number | undefined;
+  comm: string;
+  nr: number;
+  /** Raw argument registers (hex, no 0x); empty when only the exit was seen. */
+  args: string[];
+  /** Entry time; the exit time when the entry happened before tracing started. */
+  timestamp: number;
+  /** Undefined when the call never returned (exit_group, a killed task, trace end). */
+  ret: bigint | undefined;
+}
+
+/**
+ * Pairs `sys_enter` with `sys_exit` per thread, in arrival order, and hands out one record per
+ * call. A thread is inside at most one syscall at a time, so one pending entry per pid suffices;
+ * memory is bounded by the number of live threads, not by the number of events.
+ */
+export class SyscallPairer {
+  private readonly pending = new Map<number, SysEnterEvent>();
+
+  /**
+   * @param forkSyscalls numbers of clone/clone3/fork/vfork on the traced arch: a new task's first
+   * event is the child half of its parent's call returning 0, which is not a call of its own.
+   */
+  constructor(
+    private readonly emit: (record: SyscallRecord) => void,
+    private readonly forkSyscalls: ReadonlySet<number> = new Set(),
+  ) {}
+
+  push(event: TraceEvent): void {
+    switch (event.kind) {
+      case 'sys_enter': {
+        const previous = this.pending.get(event.pid);
+        // A second entry without an exit: the first never returned (or its exit was lost).
+        if (previous) this.emit(unfinished(previous));
+        this.pending.set(event.pid, event);
+        break;
+      }
+      case 'sys_exit':
+        this.onExit(event);
+        break;
+      case 'exit': {
+        // The task is gone: whatever it was inside (exit/exit_group) will never return.
+        const previous = this.pending.get(event.exitPid);
+        if (previous) {
+          this.pending.delete(event.exitPid);
+          this.emit(unfinished(previous));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Emit every call still open (trace end). */
+  flush(): void {
+    for (const enter of this.pending.values()) this.emit(unfinished(enter));
+    this.pending.clear();
+  }
+
+  private onExit(exit: SysExitEvent): void {
+    const enter = this.pending.get(exit.pid);
+    // rt_sigreturn (and restarted calls) exit with NR -1: the kernel's orig_ax was reset by the
+    // restored frame. It still closes the call the thread entered.
+    if (enter && (enter.nr === exit.nr || exit.nr < 0)) {
+      this.pending.delete(exit.pid);
+      this.emit({ ...recordBase(enter), args: enter.args, timestamp: enter.timestamp, ret: exit.ret });
+      return;
+    }
+    if (enter) {
+      // Mismatched numbers: the entry's exit was lost; report both honestly.
+      this.pending.delete(exit.pid);
+      this.emit(unfinished(enter));
+    }
+    // An exit with no number and no entry says nothing about which call it was.
+    if (exit.nr < 0) return;
+    if (exit.ret === 0n && this.forkSyscalls.has(exit.nr)) return;
+    // An exit with no entry: the call began before tracing did (the init process blocked in the
+    // runtime's sync read, for example). It still is a call the container made.
+    this.emit({ ...recordBase(exit), args: [], timestamp: exit.timestamp, ret: exit.ret });
+  }
+}
+
+function recordBase(e: SysEnterEvent | SysExitEvent): Pick<SyscallRecord, 'pid' | 'tgid' | 'comm' | 'nr'> {
+  return { pid: e.pid, tgid: e.tgid, comm: e.comm, nr: e.nr };
+}
+
+function unfinished(enter: SysEnterEvent): SyscallRecord {
+  return { ...recordBase(enter), args: enter.args, timestamp: enter.timestamp, ret: undefined };
+}

@@ -1,0 +1,224 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export class TracefsError extends Error {
+  override name = 'TracefsError';
+}
+
+const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+function isTracefsRoot(dir: string): boolean {
+  return existsSync(join(dir, 'instances')) && existsSync(join(dir, 'events'));
+}
+
+/**
+ * Find a mounted tracefs, mounting it at /sys/kernel/tracing when nothing is (as root in the
+ * host mount namespace, which is where runc runs hooks).
+ */
+export async function locateTracefs(override?: string): Promise<string> {
+  if (override) {
+    if (isTracefsRoot(override)) return override;
+    throw new TracefsError(`tracefs not found at configured path ${override}`);
+  }
+  for (const dir of CANDIDATES) if (isTracefsRoot(dir)) return dir;
+  const primary = CANDIDATES[0] as string;
+  try {
+    mkdirSync(primary, { recursive: true });
+    await execa('mount', ['-t', 'tracefs', 'nodev', primary], { stdio: 'ignore', timeout: 5000 });
+  } catch (err) {
+    throw new TracefsError(`tracefs is not mounted and mounting it at ${primary} failed: ${firstLine(err)}`);
+  }
+  if (isTracefsRoot(primary)) return primary;
+  throw new TracefsError(`tracefs mounted at ${primary} has no instances/ or events/ (kernel without ftrace events?)`);
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0] ?? '';
+}
+
+export interface CpuStats {
+  cpu: number;
+  entries: number;
+  overrun: number;
+  dropped: number;
+  readEvents: number;
+}
+
+/** Parse one `per_cpu/cpuN/stats` file (pure). */
+export function parseCpuStats(cpu: number, text: string): CpuStats {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), readEvents: field('read events') };
+}
+
+/** The events an instance records for a container: syscalls plus the process lifecycle. */
+export const CONTAINER_EVENTS = [
+  'raw_syscalls/sys_enter',
+  'raw_syscalls/sys_exit',
+  'sched/sched_process_exec',
+  'sched/sched_process_fork',
+  'sched/sched_process_exit',
+] as const;
+
+export interface InstanceSettings {
+  bufferSizeKb: number;
+  /** A clock that is consistent across CPUs, so enter/exit of a migrating task stay ordered. */
+  clock: string;
+  /** The tasks to follow (the init process's threads); their descendants follow via event-fork. */
+  pids: readonly number[];
+  events: readonly string[];
+}
+
+/** One ftrace instance (a directory under instances/): its own buffers, pid filter and events. */
+export class TraceInstance {
+  readonly path: string;
+
+  constructor(readonly tracefsRoot: string, readonly name: string) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(name) || name.length > 255) {
+      throw new TracefsError(`invalid ftrace instance name: ${JSON.stringify(name)}`);
+    }
+    this.path = join(tracefsRoot, 'instances', name);
+  }
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  file(rel: string): string {
+    return join(this.path, rel);
+  }
+
+  write(rel: string, value: string): void {
+    try {
+      writeFileSync(this.file(rel), value);
+    } catch (err) {
+      throw new TracefsError(`cannot write ${JSON.stringify(value)} to ${this.file(rel)}: ${firstLine(err)}`);
+    }
+  }
+
+  read(rel: string): string {
+    return readFileSync(this.file(rel), 'utf8');
+  }
+
+  /**
+   * Create the instance and start recording the given pid and its descendants. A stale instance
+   * of the same name (a previous container with this id that was never reported) is replaced.
+   */
+  create(settings: InstanceSettings): void {
+    if (this.exists()) this.remove();
+    try {
+      mkdirSync(this.path);
+    } catch (err) {
+      throw new TracefsError(`cannot create ftrace instance ${this.path}: ${firstLine(err)}`);
+    }
+    try {
+      for (const ev of settings.events) {
+        if (!existsSync(this.file(`events/${ev}`))) throw new TracefsError(`this kernel has no ftrace event ${ev}`);
+      }
+      if (!existsSync(this.file('options/event-fork'))) throw new TracefsError('this kernel has no options/event-fork');
+      this.write('tracing_on', '0');
+      this.write('buffer_size_kb', String(settings.bufferSizeKb));
+      this.write('trace_clock', settings.clock);
+      this.write('options/event-fork', '1');
+      if (existsSync(this.file('options/record-tgid'))) this.write('options/record-tgid', '1');
+      // Pid filter first, events second: nothing from other tasks can slip in between.
+      this.write('set_event_pid', settings.pids.join(' '));
+      for (const ev of settings.events) this.write(`events/${ev}/enable`, '1');
+      this.write('tracing_on', '1');
+    } catch (err) {
+      this.removeQuietly();
+      throw err;
+    }
+  }
+
+  /** Add tasks to the pid filter (appending keeps the ones already there). */
+  addPids(pids: readonly number[]): void {
+    if (pids.length === 0) return;
+    try {
+      appendFileSync(this.file('set_event_pid'), pids.join(' '));
+    } catch (err) {
+      throw new TracefsError(`cannot add pids to ${this.file('set_event_pid')}: ${firstLine(err)}`);
+    }
+  }
+
+  /** The pids currently in the filter. */
+  eventPids(): number[] {
+    return this.read('set_event_pid').split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
+  }
+
+  /** Stop recording (the buffer stays readable). */
+  stop(): void {
+    if (this.exists()) this.write('tracing_on', '0');
+  }
+
+  cpuStats(): CpuStats[] {
+    const dir = this.file('per_cpu');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((d) => /^cpu\d+$/.test(d))
+      .map((d) => parseCpuStats(Number(d.slice(3)), readFileSync(join(dir, d, 'stats'), 'utf8')))
+      .sort((a, b) => a.cpu - b.cpu);
+  }
+
+  /**
+   * Remove the instance. The kernel refuses (EBUSY) while a reader still holds one of its files
+   * open, so retry briefly before giving up.
+   */
+  remove(): void {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        if (!this.exists()) return;
+        rmdirSync(this.path);
+        return;
+      } catch (err) {
+        lastErr = err;
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') break;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
+    throw new TracefsError(`cannot remove ftrace instance ${this.path}: ${firstLine(lastErr)}`);
+  }
+
+  removeQuietly(): void {
+    try {
+      this.remove();
+    } catch {
+      /* best effort on an error path: the caller reports the original failure */
+    }
+  }
+}
+
+/** Arguments of each syscall as the kernel names them (events/syscalls/sys_enter_X/format). */
+export function readSyscallArgNames(tracefsRoot: string, syscall: string): string[] | undefined {
+  const path = join(tracefsRoot, 'events', 'syscalls', `sys_enter_${syscall}`, 'format');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseSyscallFormatArgs(text);
+}
+
+/** Pure: the argument names in a syscall enter event's format (fields after __syscall_nr). */
+export function parseSyscallFormatArgs(format: string): string[] {
+  const names: string[] = [];
+  let afterNr = false;
+  for (const line of format.split('\n')) {
+    const m = /^\s*field:(.*?);\s*offset:/.exec(line);
+    if (!m) continue;
+    const decl = (m[1] ?? '').trim();
+    const name = /([A-Za-z_][A-Za-z0-9_]*)(\[\d*\])?$/.exec(decl)?.[1];
+    if (!name) continue;
+    if (name === '__syscall_nr') {
+      afterNr = true;
+      continue;
+    }
+    if (afterNr) names.push(name);
+  }
+  return names;
+}

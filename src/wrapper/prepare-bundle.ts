@@ -1,0 +1,40 @@
+import type { Config } from '../config/config.js';
+import { isOurHook, ourHook } from '../hooks/hook-spec.js';
+import type { Logger } from '../log/logger.js';
+import { editBundleSpec } from '../spec/bundle-config.js';
+import { appendHooksModifier, type SpecModifier } from '../spec/modifiers.js';
+import type { OciHook } from '../spec/schema.js';
+
+/**
+ * The spec modifiers that make a bundle traced: record at createRuntime, report at poststop.
+ *
+ * Why createRuntime and not prestart: both run at the same moment in runc (after the namespaces
+ * exist, before pivot_root, with the init process waiting), but prestart is deprecated in the
+ * runtime-spec and some runtimes warn on it; createRuntime runs in the runtime's namespace, as
+ * tracefs access needs. Tracing from there also sees the runtime's own setup inside the
+ * container (pivot_root, mounts, the seccomp load), which the profile step cuts at the seccomp load.
+ */
+export function tracingModifiers(config: Config, env: NodeJS.ProcessEnv = process.env): SpecModifier[] {
+  const record = ourHook('record', config, env) as OciHook;
+  const report = ourHook('report', config, env) as OciHook;
+  return [
+    appendHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
+    appendHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
+  ].map(unlessOptedOut);
+}
+
+/** Annotation with which a container opts out of tracing ("false"). */
+export const TRACE_ANNOTATION = 'oci-ftrace/trace';
+
+function unlessOptedOut(modifier: SpecModifier): SpecModifier {
+  return {
+    name: modifier.name,
+    apply: (spec) => (spec.annotations?.[TRACE_ANNOTATION] === 'false' ? spec : modifier.apply(spec)),
+  };
+}
+
+export async function prepareBundle(bundleDir: string, config: Config, log: Logger): Promise<{ changed: boolean }> {
+  const result = await editBundleSpec(bundleDir, tracingModifiers(config));
+  log.info({ bundle: bundleDir, changed: result.changed, applied: result.applied }, result.changed ? 'tracing hooks added' : 'tracing hooks already present');
+  return { changed: result.changed };
+}
