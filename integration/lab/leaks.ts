@@ -1,0 +1,66 @@
+// What a test may leave behind on the machine: tracefs instances and processes. Tests assert these are empty.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { tracefsRoot } from './env.js';
+
+/** Names of tracefs instances starting with prefix. */
+export function listTracefsInstances(prefix = 'oci-ftrace'): string[] {
+  const root = tracefsRoot();
+  if (root === undefined) return [];
+  return readdirSync(path.join(root, 'instances')).filter((name) => name.startsWith(prefix));
+}
+
+export interface ProcessInfo {
+  pid: number;
+  /** argv joined by single spaces. */
+  cmdline: string;
+}
+
+/** Live (non-zombie) processes other than this one whose command line matches pattern. */
+export function processesMatching(pattern: RegExp): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cmdline = readProcText(pid, 'cmdline')?.split('\0').filter(Boolean).join(' ');
+    // Kernel threads and zombies have an empty cmdline.
+    if (!cmdline || !pattern.test(cmdline)) continue;
+    found.push({ pid, cmdline });
+  }
+  return found;
+}
+
+/** True while pid exists and is not a zombie. */
+export function isProcessAlive(pid: number): boolean {
+  const stat = readProcText(pid, 'stat');
+  if (stat === undefined) return false;
+  // The state letter follows the parenthesised command name, which may itself contain ") ".
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+function readProcText(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined; // exited while we looked
+  }
+}
+
+/** Mount points at or below dir, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  const prefix = path.resolve(dir);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((field): field is string => field !== undefined)
+    .map(decodeMountinfoPath)
+    .filter((mp) => mp === prefix || mp.startsWith(`${prefix}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+function decodeMountinfoPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
