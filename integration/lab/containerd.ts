@@ -19,6 +19,8 @@ export interface ContainerdOptions {
   configToml?: string;
   /** Namespace ctr() uses; default a fresh unique one, so runc state never collides with other instances. */
   namespace?: string;
+  /** Extra environment for containerd, inherited by its shims and so by the runtime they call. */
+  env?: Record<string, string>;
 }
 
 export interface Containerd {
@@ -54,7 +56,7 @@ export async function startContainerd(baseDir: string, opts: ContainerdOptions =
     '--root', path.join(dir, 'root'),
     '--state', path.join(dir, 'state'),
     '--address', address,
-  ], logPath);
+  ], logPath, opts.env);
 
   const client: EngineClient = { file: CTR, globalArgs: ['-a', address, '-n', namespace], env: {} };
   const ctrIn = (ns: string): EngineRunner => runnerFor({ ...client, globalArgs: ['-a', address, '-n', ns] });

@@ -32,7 +32,7 @@ export interface Dockerd {
  * dockerd 20.10 writes a config for creates /opt/containerd, and ours keeps everything under baseDir. Containers
  * still go through containerd-shim-runc-v2 with the runtime path from `runtimes`, as with a stock install.
  */
-export async function startDockerd(baseDir: string, runtimes: Record<string, string>): Promise<Dockerd> {
+export async function startDockerd(baseDir: string, runtimes: Record<string, string>, opts: { env?: Record<string, string> } = {}): Promise<Dockerd> {
   const dir = path.resolve(baseDir);
   await mkdir(dir, { recursive: true });
   const socket = path.join(dir, 'docker.sock');
@@ -45,6 +45,7 @@ export async function startDockerd(baseDir: string, runtimes: Record<string, str
   const containerd = await startContainerd(path.join(dir, 'containerd'), {
     namespace: 'moby',
     configToml: 'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    env: opts.env,
   });
 
   let dockerdProcess: DaemonProcess;
@@ -56,7 +57,7 @@ export async function startDockerd(baseDir: string, runtimes: Record<string, str
       '--exec-root', execRoot,
       '--pidfile', path.join(dir, 'dockerd.pid'),
       '-H', `unix://${socket}`,
-    ], logPath);
+    ], logPath, opts.env);
   } catch (err) {
     await containerd.stop();
     throw err;

@@ -194,14 +194,26 @@ export class TraceInstance {
 
 /** Arguments of each syscall as the kernel names them (events/syscalls/sys_enter_X/format). */
 export function readSyscallArgNames(tracefsRoot: string, syscall: string): string[] | undefined {
-  const path = join(tracefsRoot, 'events', 'syscalls', `sys_enter_${syscall}`, 'format');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+  for (const event of syscallEventNames(syscall)) {
+    try {
+      return parseSyscallFormatArgs(readFileSync(join(tracefsRoot, 'events', 'syscalls', `sys_enter_${event}`, 'format'), 'utf8'));
+    } catch {
+      /* try the next spelling */
+    }
   }
-  return parseSyscallFormatArgs(text);
+  return undefined;
+}
+
+/**
+ * Tracefs names some syscall events after the kernel function, not the __NR_ name that seccomp
+ * uses (uname is sys_enter_newuname, umount2 is sys_enter_umount, sendfile is sendfile64).
+ */
+export function syscallEventNames(syscall: string): string[] {
+  const special: Record<string, string> = { umount2: 'umount', sendfile: 'sendfile64' };
+  const names = [syscall, `new${syscall}`];
+  const alias = special[syscall];
+  if (alias) names.unshift(alias);
+  return names;
 }
 
 /** Pure: the argument names in a syscall enter event's format (fields after __syscall_nr). */

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The main job on an embedded default: build a busybox bundle, run it through oci-ftrace-runc
+# (which adds the tracing hooks and execs the real runc), then print the container's report.
+# Usage (root, fresh Debian 12): sudo bash contrib/demo.sh [command...]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "$(id -u)" != 0 ]; then echo "demo: run as root (ftrace and runc need it)" >&2; exit 1; fi
+
+bash "$ROOT/.ci/lab-setup.sh"
+cd "$ROOT"
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+[ -f dist/cli/oci-ftrace.js ] || npm run build --silent
+
+OUT="$ROOT/demo-output"
+WORK=$(mktemp -d /tmp/oci-ftrace-demo.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$OUT" "$WORK/bundle/rootfs/bin" "$WORK/bundle/rootfs/etc"
+cp /bin/busybox "$WORK/bundle/rootfs/bin/"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -s busybox "$WORK/bundle/rootfs/bin/$applet"
+done
+echo demo > "$WORK/bundle/rootfs/etc/hostname"
+(cd "$WORK/bundle" && runc spec)
+if [ $# -gt 0 ]; then ARGS=("$@"); else ARGS=(sh -c 'uname -a; cat /etc/hostname; ls /'); fi
+node -e '
+  const fs = require("fs"); const [file, ...args] = process.argv.slice(1);
+  const spec = JSON.parse(fs.readFileSync(file, "utf8"));
+  spec.process.terminal = false; spec.process.args = args;
+  fs.writeFileSync(file, JSON.stringify(spec, null, "\t"));
+' "$WORK/bundle/config.json" "${ARGS[@]}"
+
+cat > "$WORK/config.json" <<JSON
+{ "outputDir": "$OUT", "logFile": "$OUT/oci-ftrace.log" }
+JSON
+export OCI_FTRACE_CONFIG="$WORK/config.json"
+ID="demo-$(date +%s)"
+echo "== container output (runc run through oci-ftrace-runc) =="
+"$ROOT/bin/oci-ftrace-runc" run --bundle "$WORK/bundle" "$ID"
+echo
+echo "== report =="
+"$ROOT/bin/oci-ftrace" show "$OUT/$ID/summary.json"
+echo "== first lines of the syscall log ($OUT/$ID/ftrace_syscalls_dump.log) =="
+head -n 12 "$OUT/$ID/ftrace_syscalls_dump.log"

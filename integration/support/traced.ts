@@ -1,0 +1,68 @@
+// Shared pieces of the wrapper's integration tests: an isolated oci-ftrace config per test, and
+// reading back what a traced container left (summary validated with the product's own schema).
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SummarySchema, type Summary } from '../../src/report/summary.js';
+
+export interface TracedEnv {
+  dir: string;
+  outputDir: string;
+  stateDir: string;
+  logFile: string;
+  configPath: string;
+  /** Environment for the wrapper: our config, and the real runtime to delegate to. */
+  env(runtime: string): Record<string, string>;
+  cleanup(): void;
+}
+
+export function makeTracedEnv(extra: Record<string, unknown> = {}): TracedEnv {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oci-ftrace-it-'));
+  const outputDir = path.join(dir, 'out');
+  const stateDir = path.join(dir, 'state');
+  const logFile = path.join(dir, 'oci-ftrace.log');
+  const configPath = path.join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ outputDir, stateDir, logFile, ...extra }, null, 2));
+  return {
+    dir,
+    outputDir,
+    stateDir,
+    logFile,
+    configPath,
+    env: (runtime) => ({ OCI_FTRACE_CONFIG: configPath, OCI_FTRACE_RUNTIME: runtime }),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface TraceResult {
+  summary: Summary;
+  log: string;
+  files: string[];
+}
+
+export function readTraceResult(env: TracedEnv, id: string): TraceResult {
+  const dir = path.join(env.outputDir, id);
+  if (!existsSync(dir)) throw new Error(`no report for ${id} in ${env.outputDir}; our log says:\n${ourLog(env)}`);
+  const summary = SummarySchema.parse(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')));
+  const log = readFileSync(path.join(dir, 'ftrace_syscalls_dump.log'), 'utf8');
+  return { summary, log, files: readdirSync(dir).sort() };
+}
+
+export function ourLog(env: TracedEnv): string {
+  return existsSync(env.logFile) ? readFileSync(env.logFile, 'utf8') : '(no log file)';
+}
+
+/** pids of the container's processes, from the summary. */
+export function containerPids(summary: Summary): number[] {
+  return Object.values(summary.processes).flatMap((p) => p.threads);
+}
+
+/** Log lines naming one syscall, as `<ts> <task> <pid> <name>(`. */
+export function logLinesFor(log: string, syscall: string): { pid: number; line: string }[] {
+  const re = new RegExp(`^\\d+\\.\\d+ .* (\\d+) ${syscall}\\(`);
+  return log
+    .split('\n')
+    .map((line) => ({ line, m: re.exec(line) }))
+    .filter((x) => x.m)
+    .map((x) => ({ pid: Number(x.m![1]), line: x.line }));
+}
