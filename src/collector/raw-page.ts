@@ -1,0 +1,124 @@
+import type { EventHeaderFormat, PageHeaderFormat } from '../tracefs/event-format.js';
+
+/*
+ * Decoding of one ring-buffer sub-buffer ("page") as read from per_cpu/cpuN/trace_pipe_raw. Pure.
+ *
+ * Page: [u64 timestamp][long commit][data...]. commit's low 32 bits hold the data length, with
+ * bit 31 = events were lost before this page and bit 30 = their count is stored as a `long` right
+ * after the data (absent when the page had no room for it). The kernel adds the flags as ints to a
+ * 64-bit local_t, so bit 31 sign-extends into the high half: only the low 32 bits are meaningful.
+ *
+ * Event: u32 header {type_len:5, time_delta:27} then a payload:
+ *   1..28 data of type_len*4 bytes; 0 data whose length (+4 for itself) is in the next u32;
+ *   29 padding (time_delta 0: rest of the page is empty; else a discarded event of next-u32+4 bytes);
+ *   30 time extend (delta += next-u32 << 27 | time_delta); 31 absolute time stamp (same encoding).
+ * The running timestamp follows the kernel's own reader (rb_update_read_stamp): data and time
+ * extends add their delta, absolute stamps replace it, padding adds nothing.
+ *
+ * Little-endian hosts only (x86_64, aarch64): the kernel writes host-endian words and the C
+ * bitfield order above is the little-endian one.
+ */
+
+export class RawPageError extends Error {
+  override name = 'RawPageError';
+}
+
+export interface RawRecord {
+  timestampNs: bigint;
+  /** The event's bytes (a view into the page), starting at common_type. May carry tail padding. */
+  data: Buffer;
+}
+
+export interface DecodedPage {
+  /** The page header's base timestamp. */
+  baseTimestampNs: bigint;
+  /** Bytes of event data on the page (commit without its flag bits). */
+  dataLength: number;
+  records: RawRecord[];
+  /**
+   * Events the kernel overwrote (overwrite mode) between the previous page read and this one:
+   * the exact count, 'unknown' when the kernel flagged a loss but had no room to store the count.
+   */
+  missedEvents: number | 'unknown';
+}
+
+export interface RawPageLayout {
+  page: PageHeaderFormat;
+  event: EventHeaderFormat;
+}
+
+const MISSED_EVENTS = 0x80000000;
+const MISSED_STORED = 0x40000000;
+const LENGTH_MASK = 0x3fffffff;
+// Absolute stamps carry 59 bits; the top 5 come from the running timestamp (kernel rb_fix_abs_ts).
+const TS_MSB = 0xf8n << 56n;
+
+function fixAbsoluteTimestamp(abs: bigint, previous: bigint): bigint {
+  if ((previous & TS_MSB) === 0n) return abs;
+  let ts = abs | (previous & TS_MSB);
+  if (ts < previous) ts += 1n << 59n;
+  return ts;
+}
+
+/** Decode one page. Throws RawPageError on a page that contradicts the layout. */
+export function decodeRawPage(page: Buffer, layout: RawPageLayout): DecodedPage {
+  const { page: ph, event: eh } = layout;
+  if (page.length < ph.dataOffset) throw new RawPageError(`ring-buffer page of ${page.length} bytes is shorter than its ${ph.dataOffset}-byte header`);
+  const baseTimestampNs = page.readBigUInt64LE(ph.timestamp.offset);
+  const commit = page.readUInt32LE(ph.commit.offset);
+  const dataLength = commit & LENGTH_MASK;
+  const start = ph.dataOffset;
+  const end = start + dataLength;
+  if (dataLength > ph.dataSize || end > page.length) {
+    throw new RawPageError(`ring-buffer page commit ${dataLength} exceeds its data area (${Math.min(ph.dataSize, page.length - start)} bytes)`);
+  }
+
+  let missedEvents: number | 'unknown' = 0;
+  if ((commit & MISSED_EVENTS) !== 0) {
+    if ((commit & MISSED_STORED) === 0) missedEvents = 'unknown';
+    else if (end + ph.commit.size > page.length) throw new RawPageError('ring-buffer page flags a stored missed-events count past its end');
+    else missedEvents = ph.commit.size === 8 ? Number(page.readBigUInt64LE(end)) : page.readUInt32LE(end);
+  }
+
+  const typeLenMask = (1 << eh.typeLenBits) - 1;
+  const deltaShift = BigInt(eh.timeDeltaBits);
+  const records: RawRecord[] = [];
+  let timestamp = baseTimestampNs;
+  let pos = start;
+  while (pos < end) {
+    if (pos + 4 > end) throw new RawPageError(`ring-buffer event header at page offset ${pos} runs past commit ${end}`);
+    const header = page.readUInt32LE(pos);
+    const typeLen = header & typeLenMask;
+    const delta = header >>> eh.typeLenBits;
+    let dataStart: number;
+    let next: number;
+    if (typeLen === 0) {
+      if (pos + 8 > end) throw new RawPageError(`ring-buffer event length at page offset ${pos} runs past commit ${end}`);
+      const length = page.readUInt32LE(pos + 4);
+      if (length < 4) throw new RawPageError(`ring-buffer event at page offset ${pos} has length ${length}`);
+      dataStart = pos + 8;
+      next = pos + 4 + length;
+    } else if (typeLen <= eh.dataMaxTypeLen) {
+      dataStart = pos + 4;
+      next = dataStart + typeLen * 4;
+    } else if (typeLen === eh.paddingType) {
+      if (delta === 0) break; // the rest of the page is unused
+      if (pos + 8 > end) throw new RawPageError(`ring-buffer padding at page offset ${pos} runs past commit ${end}`);
+      pos += 4 + page.readUInt32LE(pos + 4);
+      continue;
+    } else if (typeLen === eh.timeExtendType || typeLen === eh.timeStampType) {
+      if (pos + 8 > end) throw new RawPageError(`ring-buffer time event at page offset ${pos} runs past commit ${end}`);
+      const value = (BigInt(page.readUInt32LE(pos + 4)) << deltaShift) + BigInt(delta);
+      timestamp = typeLen === eh.timeExtendType ? timestamp + value : fixAbsoluteTimestamp(value, timestamp);
+      pos += 8;
+      continue;
+    } else {
+      throw new RawPageError(`ring-buffer event at page offset ${pos} has unknown type_len ${typeLen}`);
+    }
+    if (next > end) throw new RawPageError(`ring-buffer event at page offset ${pos} runs past commit ${end}`);
+    if (delta !== 0) timestamp += BigInt(delta);
+    records.push({ timestampNs: timestamp, data: page.subarray(dataStart, next) });
+    pos = next;
+  }
+  return { baseTimestampNs, dataLength, records, missedEvents };
+}

@@ -1,0 +1,57 @@
+// Real ring-buffer pages recorded on the lab kernel (6.18 x86_64) by integration/collector-raw.test.ts
+// with RECORD_RAW_FIXTURES=1, with the format files and text output of the same buffers.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RawPageLayout } from '../../src/collector/raw-page.js';
+import type { TraceEvent } from '../../src/trace/events.js';
+import { parseTraceLine } from '../../src/trace/line-parser.js';
+import { parseEventFormat, parseEventHeaderFormat, parsePageHeaderFormat, type EventFormat } from '../../src/tracefs/event-format.js';
+import { CONTAINER_EVENTS } from '../../src/tracefs/tracefs.js';
+
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+
+export function fixtureText(name: string): string {
+  return readFileSync(path.join(FIXTURES, name), 'utf8');
+}
+
+export function recordedLayout(): RawPageLayout {
+  return { page: parsePageHeaderFormat(fixtureText('raw-header_page.txt')), event: parseEventHeaderFormat(fixtureText('raw-header_event.txt')) };
+}
+
+/** The format files of the five container events, as `system/event` -> raw text. */
+export function recordedFormatTexts(): Map<string, string> {
+  return new Map(CONTAINER_EVENTS.map((ev) => [ev, fixtureText(`raw-format-${ev.replace('/', '-')}.txt`)]));
+}
+
+export function recordedFormats(): EventFormat[] {
+  return [...recordedFormatTexts()].map(([ev, text]) => parseEventFormat(text, ev.split('/')[0] ?? ''));
+}
+
+/** The pages of one capture, per CPU (files hold the pages back to back, in read order). */
+export function recordedPages(capture: 'raw-busybox' | 'raw-loss'): Map<number, Buffer[]> {
+  const size = recordedLayout().page.subBufferSize;
+  const out = new Map<number, Buffer[]>();
+  for (let cpu = 0; existsSync(path.join(FIXTURES, `${capture}-cpu${cpu}.bin`)); cpu++) {
+    const bytes = readFileSync(path.join(FIXTURES, `${capture}-cpu${cpu}.bin`));
+    if (bytes.length % size !== 0) throw new Error(`${capture}-cpu${cpu}.bin is not a whole number of ${size}-byte pages`);
+    const pages: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += size) pages.push(bytes.subarray(at, at + size));
+    out.set(cpu, pages);
+  }
+  return out;
+}
+
+/** The kernel's text rendering of the busybox capture, parsed. */
+export function recordedTextEvents(): TraceEvent[] {
+  return fixtureText('raw-busybox.trace').split('\n').map(parseTraceLine).filter((e): e is TraceEvent => e !== undefined);
+}
+
+/** The text output's `%5lu.%06lu`: nanoseconds rounded to the nearest microsecond (ns2usecs). */
+export function nsToMicros(ns: bigint): number {
+  return Number((ns + 500n) / 1000n);
+}
+
+export function secondsToMicros(seconds: number): number {
+  return Math.round(seconds * 1e6);
+}
