@@ -16,9 +16,9 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 180_000,
-          // Engines and tracefs are machine-global: run files one at a time.
-          fileParallelism: false,
+          // Engines and tracefs are machine-global: run files one at a time, in one process.
           pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

@@ -31,7 +31,8 @@ async function main(argv: string[]): Promise<number> {
   let log: Logger | undefined;
   try {
     inv = parseRuncArgv(argv);
-    if (!inv.createsContainer) return 0;
+    // A command line runc itself refuses: let it say so, exactly as it would.
+    if (!inv.createsContainer || inv.usageError !== undefined) return 0;
     config = loadConfig();
     log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'oci-ftrace-runc' });
     if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
