@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then echo "demo: run as root (ftrace and runc need it)" 
 
 bash "$ROOT/.ci/lab-setup.sh"
 cd "$ROOT"
-[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules ] || npm install --no-audit --no-fund --no-save --loglevel=error
 [ -f dist/cli/oci-ftrace.js ] || npm run build --silent
 
 OUT="$ROOT/demo-output"
