@@ -6,7 +6,7 @@ import { analyzeTraceFile, writeJsonFileAtomic } from '../report/report-files.js
 import { LOG_FILE_NAME, SUMMARY_FILE_NAME, containerOutputDir, instanceNameFor } from '../state/paths.js';
 import { readRunState, removeRunState } from '../state/run-state.js';
 import { validateContainerId } from '../state/oci-state.js';
-import { describeReturn, errnoName, forkSyscallNumbers, hostArch, syscallName, type Arch } from '../syscalls/index.js';
+import { describeReturn, errnoName, forkSyscallNumbers, hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
 import { TraceInstance, locateTracefs, readSyscallArgNames, type CpuStats } from '../tracefs/tracefs.js';
 import { TRACE_CLOCK } from './record-hook.js';
 
@@ -46,6 +46,7 @@ export async function reportContainer(id: string, config: Config, log: Logger, o
   const analyzer = await analyzeTraceFile(instance.file('trace'), {
     logPath,
     forkSyscalls: forkSyscallNumbers(arch),
+    known: { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) },
     logHeader: { containerId: id, arch, clock },
     format: {
       syscallName: (nr) => syscallName(nr, arch),

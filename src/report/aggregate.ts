@@ -39,6 +39,23 @@ export interface ProcessStats {
   exited: boolean;
 }
 
+/** Syscall numbers the aggregate must recognise on the traced arch. */
+export interface AggregateSyscalls {
+  seccomp?: number | undefined;
+  prctl?: number | undefined;
+}
+
+/** Where a seccomp profile of the container starts: what runs after it is the workload's. */
+export interface ProfileStart {
+  kind: 'seccomp-load' | 'first-exec' | 'none';
+  timestamp: number | null;
+  pid: number | null;
+}
+
+const SECCOMP_SET_MODE_FILTER = '1';
+const PR_SET_SECCOMP = '16'; // 22, as ftrace prints it in hex
+const SECCOMP_MODE_FILTER = '2';
+
 /**
  * Streaming aggregate of a container's trace: memory grows with the number of distinct syscalls
  * and processes, never with the number of events.
@@ -53,6 +70,19 @@ export class TraceAggregate {
   totalSyscalls = 0;
   firstTimestamp: number | undefined;
   lastTimestamp: number | undefined;
+  /** Earliest successful seccomp filter load by the runtime (seccomp(2) or prctl), by return time. */
+  seccompLoad: { timestamp: number; pid: number } | undefined;
+  /** Earliest exec in the container (the runtime's init becoming the workload). */
+  firstExec: { timestamp: number; pid: number } | undefined;
+
+  constructor(private readonly known: AggregateSyscalls = {}) {}
+
+  /** The profile's start point: the seccomp load if one was seen, else the first exec. */
+  profileStart(): ProfileStart {
+    if (this.seccompLoad) return { kind: 'seccomp-load', ...this.seccompLoad };
+    if (this.firstExec) return { kind: 'first-exec', ...this.firstExec };
+    return { kind: 'none', timestamp: null, pid: null };
+  }
 
   /** Process-lifecycle events (fork, exec, exit); syscall events go through addSyscall. */
   addEvent(event: TraceEvent): void {
@@ -66,6 +96,7 @@ export class TraceAggregate {
         break;
       }
       case 'exec': {
+        if (!this.firstExec || event.timestamp < this.firstExec.timestamp) this.firstExec = { timestamp: event.timestamp, pid: event.execPid };
         const proc = this.processFor(event.execPid, event.tgid, event.comm, event.timestamp);
         const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
         if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
@@ -95,6 +126,10 @@ export class TraceAggregate {
     stats.count += 1;
     if (record.timestamp < stats.firstSeen) stats.firstSeen = record.timestamp;
     if (record.timestamp > stats.lastSeen) stats.lastSeen = record.timestamp;
+    if (record.ret === 0n && this.isFilterLoad(record)) {
+      const at = record.exitTimestamp ?? record.timestamp;
+      if (!this.seccompLoad || at < this.seccompLoad.timestamp) this.seccompLoad = { timestamp: at, pid: record.pid };
+    }
     const errno = errnoOf(record.ret);
     if (errno !== undefined) {
       stats.errors += 1;
@@ -103,6 +138,12 @@ export class TraceAggregate {
     const proc = this.processFor(record.pid, record.tgid, record.comm, record.timestamp);
     stats.pids.add(proc.pid);
     proc.syscalls += 1;
+  }
+
+  private isFilterLoad(r: SyscallRecord): boolean {
+    if (r.nr === this.known.seccomp) return r.args[0] === SECCOMP_SET_MODE_FILTER;
+    if (r.nr === this.known.prctl) return r.args[0] === PR_SET_SECCOMP && r.args[1] === SECCOMP_MODE_FILTER;
+    return false;
   }
 
   private touchTime(ts: number): void {

@@ -1,6 +1,6 @@
 import { parseEntriesHeader, parseTraceLine } from '../trace/line-parser.js';
 import { SyscallPairer, type SyscallRecord } from '../trace/syscall-pairing.js';
-import { TraceAggregate } from './aggregate.js';
+import { TraceAggregate, type AggregateSyscalls } from './aggregate.js';
 
 /**
  * Text lines of a trace in, aggregate (and optionally one record per syscall) out. Pure and
@@ -8,14 +8,15 @@ import { TraceAggregate } from './aggregate.js';
  * recorded file in a test) and where records go.
  */
 export class TraceAnalyzer {
-  readonly aggregate = new TraceAggregate();
+  readonly aggregate: TraceAggregate;
   /** From the `entries-in-buffer/entries-written` header of a `trace` read, if one was seen. */
   entries: { inBuffer: number; written: number } | undefined;
   linesSeen = 0;
   linesUnparsed = 0;
   private readonly pairer: SyscallPairer;
 
-  constructor(opts: { forkSyscalls: ReadonlySet<number>; onRecord?: (record: SyscallRecord) => void }) {
+  constructor(opts: { forkSyscalls: ReadonlySet<number>; known?: AggregateSyscalls; onRecord?: (record: SyscallRecord) => void }) {
+    this.aggregate = new TraceAggregate(opts.known);
     this.pairer = new SyscallPairer((record) => {
       this.aggregate.addSyscall(record);
       opts.onRecord?.(record);

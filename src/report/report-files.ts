@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, cl
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SyscallRecord } from '../trace/syscall-pairing.js';
+import type { AggregateSyscalls } from './aggregate.js';
 import { TraceAnalyzer } from './analyzer.js';
 import { formatSyscallLine, logHeaderLines, type LogFormatContext } from './log-format.js';
 
@@ -12,6 +13,7 @@ export interface AnalyzeOptions {
   logHeader?: { containerId: string; arch: string; clock: string };
   format: LogFormatContext;
   forkSyscalls: ReadonlySet<number>;
+  known?: AggregateSyscalls;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function analyzeTraceFile(tracePath: string, opts: AnalyzeOptions):
     out = createWriteStream(tmpLog, { mode: 0o640 });
     if (opts.logHeader) out.write(logHeaderLines(opts.logHeader).join('\n') + '\n');
   }
-  const analyzer = new TraceAnalyzer({ forkSyscalls: opts.forkSyscalls, onRecord });
+  const analyzer = new TraceAnalyzer({ forkSyscalls: opts.forkSyscalls, known: opts.known, onRecord });
   try {
     const input = createReadStream(tracePath, { encoding: 'utf8', highWaterMark: 1 << 20 });
     const lines = createInterface({ input, crlfDelay: Infinity });

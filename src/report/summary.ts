@@ -51,6 +51,15 @@ export const SummarySchema = z.object({
     syscallsTotal: z.number().int().nonnegative(),
   }),
   loss: LossSchema,
+  /**
+   * Where a seccomp profile starts: the runtime's own filter load (exact), else the first exec
+   * (an approximation that misses what the runtime does after it), else nothing seen.
+   */
+  profileStart: z.object({
+    kind: z.enum(['seccomp-load', 'first-exec', 'none']),
+    timestamp: z.number().nullable(),
+    pid: z.number().int().nullable(),
+  }),
   /** syscall name -> stats, sorted by name. */
   syscalls: z.record(z.string(), SyscallSummarySchema),
   /** pid (process, i.e. thread group) -> stats. */
@@ -119,6 +128,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       syscallsTotal: agg.totalSyscalls,
     },
     loss: ctx.loss,
+    profileStart: agg.profileStart(),
     syscalls,
     processes,
   };
@@ -129,4 +139,16 @@ export function reportHeadline(summary: Summary): string {
   const n = Object.keys(summary.syscalls).length;
   const lost = summary.loss.lost === 0 ? '0 events lost' : `${summary.loss.lost} EVENTS LOST (trace incomplete)`;
   return `oci-ftrace: container ${summary.containerId}: ${summary.trace.syscallsTotal} syscalls, ${n} distinct, ${lost}`;
+}
+
+/**
+ * The syscalls a profile must allow: those the container made at or after the profile's start
+ * (lastSeen uses entry times, the start is the load's return, so the load itself is excluded).
+ */
+export function syscallsSinceProfileStart(summary: Summary): string[] {
+  const start = summary.profileStart.timestamp;
+  return Object.entries(summary.syscalls)
+    .filter(([, s]) => start === null || s.lastSeen >= start)
+    .map(([name]) => name)
+    .sort();
 }

@@ -12,6 +12,8 @@ export interface SyscallRecord {
   timestamp: number;
   /** Undefined when the call never returned (exit_group, a killed task, trace end). */
   ret: bigint | undefined;
+  /** When the call returned, if it did. */
+  exitTimestamp?: number | undefined;
 }
 
 /**
@@ -69,7 +71,7 @@ export class SyscallPairer {
     // restored frame. It still closes the call the thread entered.
     if (enter && (enter.nr === exit.nr || exit.nr < 0)) {
       this.pending.delete(exit.pid);
-      this.emit({ ...recordBase(enter), args: enter.args, timestamp: enter.timestamp, ret: exit.ret });
+      this.emit({ ...recordBase(enter), args: enter.args, timestamp: enter.timestamp, ret: exit.ret, exitTimestamp: exit.timestamp });
       return;
     }
     if (enter) {
@@ -82,7 +84,7 @@ export class SyscallPairer {
     if (exit.ret === 0n && this.forkSyscalls.has(exit.nr)) return;
     // An exit with no entry: the call began before tracing did (the init process blocked in the
     // runtime's sync read, for example). It still is a call the container made.
-    this.emit({ ...recordBase(exit), args: [], timestamp: exit.timestamp, ret: exit.ret });
+    this.emit({ ...recordBase(exit), args: [], timestamp: exit.timestamp, ret: exit.ret, exitTimestamp: exit.timestamp });
   }
 }
 
