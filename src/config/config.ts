@@ -31,6 +31,24 @@ export const ConfigSchema = z
     hookTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
     /** Also write the full per-syscall log, not only the summary. */
     writeLog: z.boolean().default(true),
+    /** Rotate the per-syscall log at this size (bytes; 0 = never) ... */
+    logMaxBytes: z.number().int().nonnegative().default(512 * 1024 * 1024),
+    /** ... keeping this many rotated parts (LOG.1 .. LOG.N). */
+    logKeep: z.number().int().nonnegative().max(100).default(2),
+    /**
+     * Drain each container's ring buffer continuously in a detached collector, so nothing is
+     * overwritten however long or busy the container is. Off: read the buffer once at stop.
+     */
+    collector: z.boolean().default(true),
+    /** How long the collector sleeps when the buffer is empty. */
+    collectorPollMs: z.number().int().min(1).max(1000).default(50),
+    /** How long report waits for the collector to drain and finish before falling back. */
+    collectorStopTimeoutSeconds: z.number().int().min(1).max(600).default(20),
+    /**
+     * Distinct-syscalls mode: the kernel stops emitting a syscall once it has been seen, so the
+     * event rate falls to almost zero after start-up. Counts become "at least once".
+     */
+    distinctOnly: z.boolean().default(false),
     /** Override tracefs discovery (normally /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
     tracefsPath: z.string().startsWith('/').optional(),
   })

@@ -1,9 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { OciState } from '../state/oci-state.js';
 import { instanceNameFor } from '../state/paths.js';
-import { writeRunState } from '../state/run-state.js';
+import { writeRunState, type RunState } from '../state/run-state.js';
+import { startCollector } from '../collector/control.js';
 import { hostArch } from '../syscalls/index.js';
 import { CONTAINER_EVENTS, TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 
@@ -23,15 +24,35 @@ export function threadsOf(pid: number): number[] {
   }
 }
 
+function readComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The record step, run by the runtime at createRuntime: the container's init process exists and
  * waits; nothing of the workload has run. One ftrace instance per container follows that pid and
- * every task it forks. Returns fast; reading happens at report time.
+ * every task it forks; a detached collector drains it from now on. Returns fast.
  */
 export async function recordContainer(state: OciState, config: Config, log: Logger): Promise<void> {
   if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
   const tracefsRoot = await locateTracefs(config.tracefsPath);
   const instance = new TraceInstance(tracefsRoot, instanceNameFor(state.id));
+  const runState: RunState = {
+    version: 1,
+    id: state.id,
+    tracefsRoot,
+    instance: instance.name,
+    pid: state.pid,
+    bundle: state.bundle,
+    clock: TRACE_CLOCK,
+    arch: hostArch(),
+    recordedAt: new Date().toISOString(),
+    initComm: readComm(state.pid),
+  };
   instance.create({ bufferSizeKb: config.bufferSizeKb, clock: TRACE_CLOCK, pids: threadsOf(state.pid), events: CONTAINER_EVENTS });
   try {
     // A thread started between listing and writing would be missed: list again until stable.
@@ -41,20 +62,20 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
       if (missing.length === 0) break;
       instance.addPids(missing);
     }
-    writeRunState(config.stateDir, {
-      version: 1,
-      id: state.id,
-      tracefsRoot,
-      instance: instance.name,
-      pid: state.pid,
-      bundle: state.bundle,
-      clock: TRACE_CLOCK,
-      arch: hostArch(),
-      recordedAt: new Date().toISOString(),
-    });
+    writeRunState(config.stateDir, runState);
   } catch (err) {
     instance.removeQuietly();
     throw err;
   }
-  log.info({ id: state.id, pid: state.pid, instance: instance.path, bufferSizeKb: config.bufferSizeKb }, 'recording container');
+  let collectorPid: number | undefined;
+  if (config.collector) {
+    // Without a collector the trace is still read at stop, from whatever the buffer kept.
+    try {
+      collectorPid = startCollector(state.id, process.env);
+      writeRunState(config.stateDir, { ...runState, collectorPid });
+    } catch (err) {
+      log.warn({ id: state.id, err: (err as Error).message }, 'cannot start the collector; the trace will be read at stop');
+    }
+  }
+  log.info({ id: state.id, pid: state.pid, instance: instance.path, bufferSizeKb: config.bufferSizeKb, collectorPid }, 'recording container');
 }

@@ -1,3 +1,4 @@
+import type { TraceEvent } from '../trace/events.js';
 import { parseEntriesHeader, parseTraceLine } from '../trace/line-parser.js';
 import { SyscallPairer, type SyscallRecord } from '../trace/syscall-pairing.js';
 import { TraceAggregate, type AggregateSyscalls } from './aggregate.js';
@@ -34,13 +35,14 @@ export class TraceAnalyzer {
       if (line.trim().length > 0) this.linesUnparsed += 1;
       return;
     }
-    if (event.kind === 'sys_enter' || event.kind === 'sys_exit') {
-      this.pairer.push(event);
-    } else {
-      // Process events also close a dying task's open syscall (exit_group never returns).
-      this.pairer.push(event);
-      this.aggregate.addEvent(event);
-    }
+    this.feedEvent(event);
+  }
+
+  /** One event, in time order (the binary collector hands them over already decoded). */
+  feedEvent(event: TraceEvent): void {
+    // Process events also close a dying task's open syscall (exit_group never returns).
+    this.pairer.push(event);
+    if (event.kind !== 'sys_enter' && event.kind !== 'sys_exit') this.aggregate.addEvent(event);
   }
 
   /** Close the calls still open (they never returned before the trace ended). */

@@ -9,7 +9,9 @@ import { formatSyscallLine, logHeaderLines, type LogFormatContext } from './log-
 
 export interface AnalyzeOptions {
   /** Write one line per syscall here (the dump log); omit for aggregate only. */
-  logPath?: string;
+  logPath?: string | undefined;
+  /** Append to an existing log (what a collector wrote before it died) instead of replacing it. */
+  append?: boolean;
   logHeader?: { containerId: string; arch: string; clock: string };
   format: LogFormatContext;
   forkSyscalls: ReadonlySet<number>;
@@ -28,11 +30,12 @@ export async function analyzeTraceFile(tracePath: string, opts: AnalyzeOptions):
         if (!out!.write(formatSyscallLine(r, opts.format) + '\n')) blocked = true;
       }
     : undefined;
-  const tmpLog = opts.logPath ? `${opts.logPath}.tmp-${process.pid}` : undefined;
-  if (opts.logPath && tmpLog) {
+  // Replacing: write a temp file and rename, so a reader never sees half a log. Appending: in place.
+  const tmpLog = opts.logPath && !opts.append ? `${opts.logPath}.tmp-${process.pid}` : undefined;
+  if (opts.logPath) {
     mkdirSync(dirname(opts.logPath), { recursive: true });
-    out = createWriteStream(tmpLog, { mode: 0o640 });
-    if (opts.logHeader) out.write(logHeaderLines(opts.logHeader).join('\n') + '\n');
+    out = opts.append ? createWriteStream(opts.logPath, { flags: 'a', mode: 0o640 }) : createWriteStream(tmpLog as string, { mode: 0o640 });
+    if (opts.logHeader && !opts.append) out.write(logHeaderLines(opts.logHeader).join('\n') + '\n');
   }
   const analyzer = new TraceAnalyzer({ forkSyscalls: opts.forkSyscalls, known: opts.known, onRecord });
   try {
@@ -46,10 +49,10 @@ export async function analyzeTraceFile(tracePath: string, opts: AnalyzeOptions):
       }
     }
     analyzer.finish();
-    if (out && tmpLog && opts.logPath) {
+    if (out && opts.logPath) {
       out.end();
       await once(out, 'finish');
-      renameSync(tmpLog, opts.logPath);
+      if (tmpLog) renameSync(tmpLog, opts.logPath);
     }
     return analyzer;
   } catch (err) {

@@ -15,6 +15,10 @@ export const RunStateSchema = z
     clock: z.string(),
     arch: z.enum(['x86_64', 'aarch64']),
     recordedAt: z.string(),
+    /** The detached collector draining the instance, when one runs. */
+    collectorPid: z.number().int().positive().optional(),
+    /** The init process's task name when tracing began (binary records carry no names). */
+    initComm: z.string().max(64).optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunStateSchema>;

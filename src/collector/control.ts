@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The collector's entry point, beside this module in dist/. */
+export function collectorEntryPoint(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+}
+
+/**
+ * Start the detached collector for a container: its own session, stdio on /dev/null (runc waits
+ * for the hook's stdout/stderr to close, so nothing that outlives the hook may hold them).
+ */
+export function startCollector(id: string, env: NodeJS.ProcessEnv): number {
+  // Runtimes may hand hooks descriptors without close-on-exec (crun does); Node passes those on to
+  // its children, and a runtime waiting for such a pipe to close would wait for our collector. A
+  // shell closes every inherited descriptor above stderr, then becomes the collector (bash: dash
+  // cannot name descriptors above 9).
+  const closes = inheritedFds().map((fd) => `${fd}>&-`).join(' ');
+  const child = spawn('/bin/bash', ['-c', `exec "$0" "$@" ${closes}`, process.execPath, collectorEntryPoint(), id], {
+    detached: true,
+    stdio: 'ignore',
+    env,
+  });
+  if (child.pid === undefined) throw new Error('cannot start the collector');
+  child.unref();
+  return child.pid;
+}
+
+/** Descriptors above stderr open in this process (Node's own are close-on-exec anyway). */
+function inheritedFds(): number[] {
+  try {
+    return readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((fd) => Number.isInteger(fd) && fd > 2 && fd < 1024);
+  } catch {
+    return [];
+  }
+}
+
+/** Is pid a live (not zombie) collector of this container? Guards against pid reuse. */
+export function isOurCollector(pid: number, id: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => a.endsWith('collector/main.js')) && argv.includes(id);
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ask the collector to drain and finish, and wait for it (bounded). 'finished': it exited in time;
+ * 'absent': it was not running; 'killed': it did not finish in time and was killed.
+ */
+export async function stopCollector(pid: number, id: string, readyFile: string, timeoutMs: number): Promise<'finished' | 'absent' | 'killed'> {
+  if (!isOurCollector(pid, id)) return 'absent';
+  // A collector still starting up would die of SIGTERM's default action: wait until it listens.
+  for (const started = Date.now(); !existsSync(readyFile) && Date.now() - started < timeoutMs; ) {
+    if (!isOurCollector(pid, id)) return 'absent';
+    await sleep(5);
+  }
+  process.kill(pid, 'SIGTERM');
+  for (const started = Date.now(); Date.now() - started < timeoutMs; ) {
+    if (!isOurCollector(pid, id)) return 'finished';
+    await sleep(10);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
+  }
+  return 'killed';
+}
+
+/** Ask a running collector for a live summary and wait until it says it wrote one. */
+export async function requestLiveDump(pid: number, id: string, files: { ready: string; liveAck: string }, timeoutMs: number): Promise<boolean> {
+  if (!isOurCollector(pid, id)) return false;
+  const ackFile = files.liveAck;
+  for (const started = Date.now(); !existsSync(files.ready); ) {
+    if (!isOurCollector(pid, id) || Date.now() - started > timeoutMs) return false;
+    await sleep(5);
+  }
+  const before = readAck(ackFile);
+  process.kill(pid, 'SIGUSR1');
+  for (const started = Date.now(); Date.now() - started < timeoutMs; ) {
+    if (readAck(ackFile) !== before) return true;
+    if (!isOurCollector(pid, id)) return false;
+    await sleep(10);
+  }
+  return false;
+}
+
+function readAck(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,45 @@
+import type { TraceEvent } from '../trace/events.js';
+
+/** Reads a live task's comm and tgid; undefined once it is gone. Injected so tests need no /proc. */
+export interface ProcReader {
+  comm(pid: number): string | undefined;
+  tgid(pid: number): number | undefined;
+}
+
+/**
+ * Task names and thread groups for binary records, which carry only a pid. Learned in time order
+ * from fork (child's comm, and the parent as a hint) and exec (the binary's name), else asked of
+ * /proc once while the task still lives. Bounded by the number of tasks the container ran.
+ */
+export class TaskTable {
+  private readonly comms = new Map<number, string>();
+  private readonly tgids = new Map<number, number>();
+
+  constructor(private readonly proc: ProcReader, seed: ReadonlyMap<number, string> = new Map()) {
+    for (const [pid, comm] of seed) this.comms.set(pid, comm);
+  }
+
+  /** Fill in comm and tgid, and learn from the event; call in time order. */
+  annotate(event: TraceEvent): void {
+    const pid = event.pid;
+    if (event.kind === 'exec') {
+      const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
+      if (base) this.comms.set(event.execPid, base.slice(0, 15));
+    }
+    let comm = this.comms.get(pid);
+    if (comm === undefined) {
+      comm = this.proc.comm(pid) ?? '<...>';
+      this.comms.set(pid, comm);
+    }
+    let tgid = this.tgids.get(pid);
+    if (tgid === undefined) {
+      tgid = this.proc.tgid(pid);
+      if (tgid !== undefined) this.tgids.set(pid, tgid);
+    }
+    event.comm = comm;
+    event.tgid = tgid;
+    if (event.kind === 'fork') {
+      this.comms.set(event.childPid, event.childComm);
+    }
+  }
+}

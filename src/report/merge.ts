@@ -1,0 +1,66 @@
+import type { Summary } from './summary.js';
+
+type SyscallEntry = Summary['syscalls'][string];
+type ProcessEntry = Summary['processes'][string];
+
+function mergeSyscall(a: SyscallEntry, b: SyscallEntry): SyscallEntry {
+  const errnos: Record<string, number> = { ...a.errnos };
+  for (const [k, v] of Object.entries(b.errnos)) errnos[k] = (errnos[k] ?? 0) + v;
+  return {
+    nr: a.nr,
+    count: a.count + b.count,
+    errors: a.errors + b.errors,
+    errnos,
+    firstSeen: Math.min(a.firstSeen, b.firstSeen),
+    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+    pids: [...new Set([...a.pids, ...b.pids])].sort((x, y) => x - y),
+  };
+}
+
+function mergeProcess(a: ProcessEntry, b: ProcessEntry): ProcessEntry {
+  return {
+    pid: a.pid,
+    comm: b.comm !== '<...>' && b.comm !== '' ? b.comm : a.comm,
+    parentPid: a.parentPid ?? b.parentPid,
+    execs: [...a.execs, ...b.execs.filter((e) => !a.execs.includes(e))],
+    execsDropped: a.execsDropped + b.execsDropped,
+    threads: [...new Set([...a.threads, ...b.threads])].sort((x, y) => x - y),
+    syscalls: a.syscalls + b.syscalls,
+    firstSeen: Math.min(a.firstSeen, b.firstSeen),
+    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+  };
+}
+
+function mergeRecords<T>(a: Record<string, T>, b: Record<string, T>, merge: (x: T, y: T) => T): Record<string, T> {
+  const out: Record<string, T> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = k in out ? merge(out[k] as T, v) : v;
+  return Object.fromEntries(Object.entries(out).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+const minNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.min(x, y));
+const maxNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.max(x, y));
+
+/**
+ * Two summaries of disjoint parts of one container's trace (what a dead collector checkpointed, and
+ * what was still in the ring buffer) as one. Loss is the caller's to set: only it knows how the
+ * parts relate to the kernel's counters.
+ */
+export function mergeSummaryParts(a: Summary, b: Summary, loss: Summary['loss']): Summary {
+  const starts = [a.profileStart, b.profileStart].filter((s) => s.timestamp !== null);
+  const loads = starts.filter((s) => s.kind === 'seccomp-load');
+  const pick = (loads.length > 0 ? loads : starts).sort((x, y) => (x.timestamp as number) - (y.timestamp as number))[0];
+  return {
+    ...b,
+    trace: {
+      source: b.trace.source,
+      clock: b.trace.clock,
+      firstTimestamp: minNullable(a.trace.firstTimestamp, b.trace.firstTimestamp),
+      lastTimestamp: maxNullable(a.trace.lastTimestamp, b.trace.lastTimestamp),
+      syscallsTotal: a.trace.syscallsTotal + b.trace.syscallsTotal,
+    },
+    loss,
+    profileStart: pick ?? { kind: 'none', timestamp: null, pid: null },
+    syscalls: mergeRecords(a.syscalls, b.syscalls, mergeSyscall),
+    processes: mergeRecords(a.processes, b.processes, mergeProcess),
+  };
+}
