@@ -12,6 +12,7 @@ import { createFileLogger, type Logger } from '../log/logger.js';
 import { formatRuntimeLogLine, parseRuncArgv, resolveBundleDir, runtimeLogTarget, type RuncInvocation } from '../runc-args/index.js';
 import { validateContainerId } from '../state/oci-state.js';
 import { prepareBundle } from '../wrapper/prepare-bundle.js';
+import { startCollector } from '../collector/control.js';
 
 export const EXIT_ABORT = 100;
 
@@ -38,7 +39,10 @@ async function main(argv: string[]): Promise<number> {
     if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
     validateContainerId(inv.containerId);
     const bundle = resolveBundleDir(inv, process.cwd());
-    await prepareBundle(bundle, config, log.child({ id: inv.containerId }));
+    const { traced } = await prepareBundle(bundle, config, log.child({ id: inv.containerId }));
+    // Start the collector now, ahead of the container, so it is draining before the workload runs
+    // (the record hook must return fast and does not wait for it).
+    if (traced && config.collector) startCollector(inv.containerId, process.env, { await: true });
     return 0;
   } catch (err) {
     const message = `oci-ftrace-runc: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;

@@ -1,29 +1,35 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { lossFromStats } from '../report/loss.js';
-import { TraceAnalyzer } from '../report/analyzer.js';
-import { logHeaderLines, formatSyscallLine } from '../report/log-format.js';
+import { TraceAggregate } from '../report/aggregate.js';
+import { logHeaderLines } from '../report/log-format.js';
+import { LogConverter } from './log-converter.js';
+import { RawSpool, readSpoolSegment } from './spool.js';
 import { RotatingLog } from '../report/log-writer.js';
 import { writeJsonFileAtomic } from '../report/report-files.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import { LOG_FILE_NAME, SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
 import type { RunState } from '../state/run-state.js';
 import { describeReturn, errnoName, forkSyscallNumbers, syscallName, syscallNumber } from '../syscalls/index.js';
-import type { TraceEvent } from '../trace/events.js';
-import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat } from '../tracefs/event-format.js';
+import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat, type EventFormat } from '../tracefs/event-format.js';
 import { CONTAINER_EVENTS, TraceInstance, readSyscallArgNames } from '../tracefs/tracefs.js';
 import { excludeIdsFilter } from './distinct-filter.js';
 import { collectorFiles } from './files.js';
-import { createRawEventDecoder, type RawEventDecoder } from './raw-decoder.js';
-import { decodeRawPage, type RawPageLayout } from './raw-page.js';
+import { createRawEventDecoder } from './raw-decoder.js';
+import { LiveIngest } from './live-ingest.js';
+import type { RawPageLayout } from './raw-page.js';
 import { listTraceCpus, tracePipeRawPath } from './raw-pipe-reader.js';
 import { TaskTable, type ProcReader } from './task-table.js';
-import { TimeOrderBuffer } from './time-order.js';
 
 /** Commits still in flight on another CPU when a round starts: released one round later. */
 const WATERMARK_MARGIN_S = 0.005;
+/** Spool segments are rendered whole; this bounds the memory one rendering takes. */
+const SPOOL_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Longest a render slice may keep the loop from draining. */
+const RENDER_SLICE_MS = 5;
+const QUIET_BEFORE_RENDER_MS = 250;
 const CHECKPOINT_EVERY_MS = 1000;
 
 /** The monotonic clock the instance's `mono` trace clock reads, in seconds. */
@@ -62,14 +68,15 @@ interface CpuPipe {
  */
 export class Collector {
   private readonly instance: TraceInstance;
-  private readonly analyzer: TraceAnalyzer;
+  private readonly aggregate: TraceAggregate;
+  private readonly ingest: LiveIngest;
   private readonly tasks: TaskTable;
-  private readonly order = new TimeOrderBuffer();
   private readonly layout: RawPageLayout;
-  private readonly decoder: RawEventDecoder;
   private readonly pipes: CpuPipe[];
   private readonly page: Buffer;
   private readonly logFile: RotatingLog | undefined;
+  private readonly spool: RawSpool | undefined;
+  private readonly converter: LogConverter | undefined;
   private readonly files: ReturnType<typeof collectorFiles>;
   private readonly outDir: string;
   private stopRequested = false;
@@ -79,8 +86,9 @@ export class Collector {
   consumed = 0;
   missedInPages = 0;
   missedUnknownPages = 0;
-  unknownEvents = 0;
   private liveSeq = 0;
+  /** The spool segment being rendered, if one is under way. */
+  private rendering: string | undefined;
 
   constructor(
     private readonly state: RunState,
@@ -101,26 +109,33 @@ export class Collector {
       },
       describeReturn,
     };
-    this.logFile = config.writeLog
-      ? new RotatingLog(join(this.outDir, LOG_FILE_NAME), {
-          maxBytes: config.logMaxBytes,
-          keep: config.logKeep,
-          header: logHeaderLines({ containerId: state.id, arch, clock: state.clock }),
-        })
-      : undefined;
-    const logFile = this.logFile;
-    this.analyzer = new TraceAnalyzer({
-      forkSyscalls: forkSyscallNumbers(arch),
-      known: { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) },
-      onRecord: logFile ? (r) => logFile.write(formatSyscallLine(r, format)) : undefined,
-    });
+    const forkSyscalls = forkSyscallNumbers(arch);
+    const known = { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) };
+    this.aggregate = new TraceAggregate(known);
     this.layout = { page: readPageHeaderFormat(this.instance.path), event: readEventHeaderFormat(this.instance.path) };
-    this.decoder = createRawEventDecoder(
-      CONTAINER_EVENTS.map((ev) => {
-        const [system, event] = ev.split('/') as [string, string];
-        return readEventFormat(this.instance.path, system, event);
-      }),
+    const formats = CONTAINER_EVENTS.map((ev) => {
+      const [system, event] = ev.split('/') as [string, string];
+      return readEventFormat(this.instance.path, system, event);
+    });
+    const byName = (name: string): EventFormat => formats.find((f) => f.name === name) as EventFormat;
+    this.ingest = new LiveIngest(
+      { enter: byName('sys_enter'), exit: byName('sys_exit') },
+      this.layout,
+      this.aggregate,
+      this.tasks,
+      createRawEventDecoder(formats),
+      known,
+      forkSyscalls,
     );
+    if (config.writeLog) {
+      this.logFile = new RotatingLog(join(this.outDir, LOG_FILE_NAME), {
+        maxBytes: config.logMaxBytes,
+        keep: config.logKeep,
+        header: logHeaderLines({ containerId: state.id, arch, clock: state.clock }),
+      });
+      this.spool = new RawSpool(join(this.outDir, '.spool'), this.layout.page, SPOOL_SEGMENT_BYTES);
+      this.converter = new LogConverter(this.layout, createRawEventDecoder(formats), this.logFile, format, forkSyscalls, this.tasks.asReader());
+    }
     this.page = Buffer.alloc(this.layout.page.subBufferSize);
     this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({
       cpu,
@@ -139,10 +154,17 @@ export class Collector {
   /** The main loop: drain, order, analyse; sleep only when the buffer is empty. */
   async run(): Promise<void> {
     let lastCheckpoint = Date.now();
+    let idleWait = 0;
+    let lastDataAt = Date.now();
     while (!this.stopRequested) {
       const watermark = monoSeconds() - WATERMARK_MARGIN_S;
       const read = this.drainAll();
-      this.process(watermark);
+      if (read > 0) this.spool?.endRound(watermark);
+      this.afterRound();
+      if (read > 0) lastDataAt = Date.now();
+      // Rendering allocates, and a long GC pause mid-burst would let the ring buffer overwrite:
+      // render only once the container has been quiet for a while (or at the end).
+      else if (Date.now() - lastDataAt > QUIET_BEFORE_RENDER_MS) this.renderSpool(false);
       if (this.liveRequested) this.writeLive();
       if (Date.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
         this.checkpoint();
@@ -153,8 +175,10 @@ export class Collector {
       // rather than at report time. `crun run` waits for every child it adopted as subreaper before
       // it runs poststop, and an engine may never call delete; either way the trace is complete.
       if (read === 0 && !isAlive(this.state.pid)) break;
-      // Always yield to the event loop so signals are seen; wait only when idle.
-      await new Promise((r) => (read === 0 ? setTimeout(r, this.config.collectorPollMs) : setImmediate(r)));
+      // Always yield to the event loop so signals are seen. Idle waits start at 1 ms and double up
+      // to collectorPollMs: a burst that pauses for an instant must not find us asleep for long.
+      idleWait = read > 0 ? 0 : Math.min(this.config.collectorPollMs, Math.max(1, idleWait * 2));
+      await new Promise((r) => (idleWait === 0 ? setImmediate(r) : setTimeout(r, idleWait)));
     }
     this.finish();
   }
@@ -172,30 +196,52 @@ export class Collector {
           throw err;
         }
         if (n <= 0) break;
-        const decoded = decodeRawPage(this.page, this.layout);
-        if (decoded.missedEvents === 'unknown') this.missedUnknownPages += 1;
-        else this.missedInPages += decoded.missedEvents;
-        const { events, unknownEvents } = this.decoder.decodeRecords(decoded.records, pipe.cpu, NO_TASKS);
-        this.unknownEvents += unknownEvents;
-        this.order.add(events);
-        records += decoded.records.length;
+        const page = this.ingest.page(this.page, pipe.cpu);
+        this.spool?.appendPage(pipe.cpu, this.page, page.dataLength);
+        if (page.missedEvents === 'unknown') this.missedUnknownPages += 1;
+        else this.missedInPages += page.missedEvents;
+        records += page.records;
       }
     }
     this.consumed += records;
     return records;
   }
 
-  private process(watermark: number): void {
-    const events: TraceEvent[] = this.order.release(watermark);
-    for (const e of events) {
-      this.tasks.annotate(e);
-      this.analyzer.feedEvent(e);
+  /**
+   * Render spooled pages into the text log: in slices of a few milliseconds on idle rounds (so
+   * draining never waits long), or everything at the end. Past the size cap the oldest unrendered
+   * segments are dropped, and the log says so.
+   */
+  private renderSpool(all: boolean): void {
+    if (!this.spool || !this.converter) return;
+    if (all) this.spool.closeSegment();
+    const deadline = all ? Infinity : Date.now() + RENDER_SLICE_MS;
+    for (;;) {
+      if (this.rendering === undefined) {
+        const segments = this.spool.closedSegments();
+        while (this.config.logMaxBytes > 0 && segments.length > 1 && this.spool.totalBytes() > this.config.logMaxBytes * (this.config.logKeep + 1)) {
+          const dropped = segments.shift() as string;
+          this.converter.noteGap(statSync(dropped).size);
+          rmSync(dropped, { force: true });
+        }
+        const next = segments[0];
+        if (next === undefined) return;
+        this.rendering = next;
+        this.converter.begin(readSpoolSegment(next));
+      }
+      if (!this.converter.step(deadline)) return;
+      rmSync(this.rendering, { force: true });
+      this.rendering = undefined;
+      if (Date.now() > deadline) return;
     }
-    if (this.config.distinctOnly && this.analyzer.aggregate.syscalls.size !== this.distinctSize) this.updateDistinctFilter();
+  }
+
+  private afterRound(): void {
+    if (this.config.distinctOnly && this.aggregate.syscalls.size !== this.distinctSize) this.updateDistinctFilter();
   }
 
   private updateDistinctFilter(): void {
-    const seen = [...this.analyzer.aggregate.syscalls.keys()];
+    const seen = [...this.aggregate.syscalls.keys()];
     this.distinctSize = seen.length;
     const filter = excludeIdsFilter(seen);
     try {
@@ -208,7 +254,7 @@ export class Collector {
 
   private summary(kind: Summary['kind']): Summary {
     const stats = existsSync(this.instance.path) ? this.instance.cpuStats() : [];
-    return buildSummary(this.analyzer.aggregate, {
+    return buildSummary(this.aggregate, {
       containerId: this.state.id,
       arch: this.state.arch,
       kind,
@@ -237,9 +283,11 @@ export class Collector {
   private finish(): void {
     let quiet = 0;
     while (quiet < 2) quiet = this.drainAll() === 0 ? quiet + 1 : 0;
-    this.process(Infinity);
-    this.analyzer.finish();
+    this.spool?.endRound(Infinity);
     for (const p of this.pipes) closeSync(p.fd);
+    this.renderSpool(true);
+    this.converter?.finish();
+    this.spool?.remove();
     this.logFile?.close();
     const summary = this.summary('final');
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
@@ -252,7 +300,7 @@ export class Collector {
       logRotations: this.logFile?.rotations ?? 0,
     });
     this.log.info(
-      { id: this.state.id, consumed: this.consumed, syscalls: summary.trace.syscallsTotal, lost: summary.loss.lost, unknownEvents: this.unknownEvents },
+      { id: this.state.id, consumed: this.consumed, syscalls: summary.trace.syscallsTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents },
       'collector finished',
     );
   }

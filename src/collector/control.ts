@@ -12,13 +12,13 @@ export function collectorEntryPoint(): string {
  * Start the detached collector for a container: its own session, stdio on /dev/null (runc waits
  * for the hook's stdout/stderr to close, so nothing that outlives the hook may hold them).
  */
-export function startCollector(id: string, env: NodeJS.ProcessEnv): number {
+export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await?: boolean } = {}): number {
   // Runtimes may hand hooks descriptors without close-on-exec (crun does); Node passes those on to
   // its children, and a runtime waiting for such a pipe to close would wait for our collector. A
   // shell closes every inherited descriptor above stderr, then becomes the collector (bash: dash
   // cannot name descriptors above 9).
   const closes = inheritedFds().map((fd) => `${fd}>&-`).join(' ');
-  const child = spawn('/bin/bash', ['-c', `exec "$0" "$@" ${closes}`, process.execPath, collectorEntryPoint(), id], {
+  const child = spawn('/bin/bash', ['-c', `exec "$0" "$@" ${closes}`, process.execPath, collectorEntryPoint(), id, ...(opts.await ? ['--await'] : [])], {
     detached: true,
     stdio: 'ignore',
     env,
@@ -36,6 +36,16 @@ function inheritedFds(): number[] {
       .filter((fd) => Number.isInteger(fd) && fd > 2 && fd < 1024);
   } catch {
     return [];
+  }
+}
+
+/** A collector already started for this container (by the prepare step), if one is alive. */
+export function runningCollector(pidFile: string, id: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 && isOurCollector(pid, id) ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

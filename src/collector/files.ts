@@ -1,7 +1,17 @@
 import { runStatePath } from '../state/paths.js';
 
 /** The collector's files beside the run state: checkpoint, live-dump ack, done marker. */
-export function collectorFiles(stateDir: string, id: string): { ready: string; checkpoint: string; liveAck: string; done: string } {
+export interface CollectorFiles {
+  /** Written first thing: lets the record hook find a collector started ahead of it. */
+  pid: string;
+  /** Written once signal handlers are in place. */
+  ready: string;
+  checkpoint: string;
+  liveAck: string;
+  done: string;
+}
+
+export function collectorFiles(stateDir: string, id: string): CollectorFiles {
   const base = runStatePath(stateDir, id).replace(/\.json$/, '');
-  return { ready: `${base}.ready`, checkpoint: `${base}.checkpoint.json`, liveAck: `${base}.live-ack`, done: `${base}.done.json` };
+  return { pid: `${base}.collector-pid`, ready: `${base}.ready`, checkpoint: `${base}.checkpoint.json`, liveAck: `${base}.live-ack`, done: `${base}.done.json` };
 }

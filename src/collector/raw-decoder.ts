@@ -115,12 +115,30 @@ function stringReader(format: EventFormat, name: string): Reader<string> {
   throw new RawDecodeError(`field ${format.name}.${name} is not a string`);
 }
 
-function bodyDecoder(format: EventFormat): BodyDecoder {
+/** Shared by entries whose arguments were not asked for: no allocation on the hot path. */
+const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
+
+export interface RawDecoderOptions {
+  /**
+   * Which syscalls' arguments to render. Rendering six hex strings per call dominates the cost of a
+   * busy trace; the live aggregate needs only a few (the seccomp load), the log needs all.
+   */
+  wantArgs?: (nr: number) => boolean;
+}
+
+function bodyDecoder(format: EventFormat, opts: RawDecoderOptions): BodyDecoder {
   const key = `${format.system}/${format.name}`;
   switch (key) {
     case 'raw_syscalls/sys_enter': {
       const nr = intReader(format, 'id');
       const args = hexArrayReader(format, 'args');
+      const want = opts.wantArgs;
+      if (want) {
+        return (d, comm, pid, tgid, cpu, timestamp) => {
+          const n = nr(d);
+          return { comm, pid, tgid, cpu, timestamp, kind: 'sys_enter', nr: n, args: want(n) ? args(d) : NO_ARGS };
+        };
+      }
       return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'sys_enter', nr: nr(d), args: args(d) });
     }
     case 'raw_syscalls/sys_exit': {
@@ -154,7 +172,7 @@ function bodyDecoder(format: EventFormat): BodyDecoder {
  * sched/sched_process_exec, _fork, _exit). Timestamps become seconds (ns / 1e9) in the clock
  * of the instance, as the text output shows them (which rounds to microseconds).
  */
-export function createRawEventDecoder(formats: readonly EventFormat[]): RawEventDecoder {
+export function createRawEventDecoder(formats: readonly EventFormat[], opts: RawDecoderOptions = {}): RawEventDecoder {
   const first = formats[0];
   if (!first) throw new RawDecodeError('no event formats to decode');
   // Every event shares the common_* fields; take their layout from the kernel, not a constant.
@@ -167,7 +185,7 @@ export function createRawEventDecoder(formats: readonly EventFormat[]): RawEvent
     if (common.offset !== firstCommon.offset || common.size !== firstCommon.size) {
       throw new RawDecodeError(`event ${format.name} has a different common_type layout`);
     }
-    bodies.set(format.id, bodyDecoder(format));
+    bodies.set(format.id, bodyDecoder(format, opts));
   }
 
   const decode = (record: RawRecord, cpu: number, tasks: TaskLookup): TraceEvent | undefined => {

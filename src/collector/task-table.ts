@@ -14,6 +14,8 @@ export interface ProcReader {
 export class TaskTable {
   private readonly comms = new Map<number, string>();
   private readonly tgids = new Map<number, number>();
+  /** The name each task had when first met, for a later replay of the same events. */
+  private readonly firstComms = new Map<number, string>();
 
   constructor(private readonly proc: ProcReader, seed: ReadonlyMap<number, string> = new Map()) {
     for (const [pid, comm] of seed) this.comms.set(pid, comm);
@@ -31,6 +33,7 @@ export class TaskTable {
       comm = this.proc.comm(pid) ?? '<...>';
       this.comms.set(pid, comm);
     }
+    if (!this.firstComms.has(pid)) this.firstComms.set(pid, comm);
     let tgid = this.tgids.get(pid);
     if (tgid === undefined) {
       tgid = this.proc.tgid(pid);
@@ -41,5 +44,31 @@ export class TaskTable {
     if (event.kind === 'fork') {
       this.comms.set(event.childPid, event.childComm);
     }
+  }
+
+  /** The task's current name (asked of /proc once, at first sight). */
+  commOf(pid: number): string {
+    let comm = this.comms.get(pid);
+    if (comm === undefined) {
+      comm = this.proc.comm(pid) ?? '<...>';
+      this.comms.set(pid, comm);
+      this.firstComms.set(pid, comm);
+    }
+    return comm;
+  }
+
+  tgidOf(pid: number): number | undefined {
+    let tgid = this.tgids.get(pid);
+    if (tgid === undefined) {
+      tgid = this.proc.tgid(pid);
+      // Remember misses too (as the pid itself): a dead task must not cost a /proc read per event.
+      this.tgids.set(pid, tgid ?? pid);
+    }
+    return tgid;
+  }
+
+  /** What this table learned, as a reader for another table replaying the same events later. */
+  asReader(): ProcReader {
+    return { comm: (pid) => this.firstComms.get(pid), tgid: (pid) => this.tgids.get(pid) };
   }
 }

@@ -2,32 +2,59 @@ import type { TraceEvent } from '../trace/events.js';
 
 /**
  * Per-CPU buffers are each in time order, but a task that migrates can have its entry on one CPU
- * and its exit on another, read in different rounds. Events are held until every CPU has been
- * drained past them (the watermark: the monotonic clock when the round began, minus a margin for
- * commits in flight), then released in global time order.
+ * and its exit on another, read in different rounds. Events are held per CPU until every CPU has
+ * been drained past them (the watermark: the monotonic clock when the round began, minus a margin
+ * for commits in flight), then released in global time order by merging the per-CPU queues: linear
+ * in the number of events, since each queue is already sorted.
  */
 export class TimeOrderBuffer {
-  private pending: TraceEvent[] = [];
+  private readonly queues = new Map<number, { events: TraceEvent[]; head: number }>();
 
-  add(events: readonly TraceEvent[]): void {
-    for (const e of events) this.pending.push(e);
+  add(cpu: number, events: readonly TraceEvent[]): void {
+    let q = this.queues.get(cpu);
+    if (!q) {
+      q = { events: [], head: 0 };
+      this.queues.set(cpu, q);
+    }
+    for (const e of events) q.events.push(e);
   }
 
-  /** Release, sorted, every event at or before the watermark (seconds); Infinity releases all. */
-  release(watermark: number): TraceEvent[] {
-    if (this.pending.length === 0) return [];
-    this.pending.sort((a, b) => a.timestamp - b.timestamp);
-    let cut = this.pending.length;
-    if (watermark !== Infinity) {
-      cut = 0;
-      while (cut < this.pending.length && (this.pending[cut] as TraceEvent).timestamp <= watermark) cut++;
+  /** Release, in time order, every event at or before the watermark (seconds); Infinity releases all. */
+  release(watermark: number, emit: (e: TraceEvent) => void): number {
+    const qs = [...this.queues.values()].filter((q) => q.head < q.events.length);
+    let released = 0;
+    for (;;) {
+      let best: { events: TraceEvent[]; head: number } | undefined;
+      let bestTs = Infinity;
+      for (const q of qs) {
+        if (q.head >= q.events.length) continue;
+        const ts = (q.events[q.head] as TraceEvent).timestamp;
+        if (ts < bestTs) {
+          bestTs = ts;
+          best = q;
+        }
+      }
+      if (!best || (watermark !== Infinity && bestTs > watermark)) break;
+      emit(best.events[best.head] as TraceEvent);
+      best.head += 1;
+      released += 1;
     }
-    const out = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut);
-    return out;
+    // Drop what was released, without shifting element by element.
+    for (const q of this.queues.values()) {
+      if (q.head === q.events.length) {
+        q.events = [];
+        q.head = 0;
+      } else if (q.head > 4096) {
+        q.events = q.events.slice(q.head);
+        q.head = 0;
+      }
+    }
+    return released;
   }
 
   get size(): number {
-    return this.pending.length;
+    let n = 0;
+    for (const q of this.queues.values()) n += q.events.length - q.head;
+    return n;
   }
 }

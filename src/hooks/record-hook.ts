@@ -4,7 +4,8 @@ import type { Logger } from '../log/logger.js';
 import type { OciState } from '../state/oci-state.js';
 import { instanceNameFor } from '../state/paths.js';
 import { writeRunState, type RunState } from '../state/run-state.js';
-import { startCollector } from '../collector/control.js';
+import { runningCollector, startCollector } from '../collector/control.js';
+import { collectorFiles } from '../collector/files.js';
 import { hostArch } from '../syscalls/index.js';
 import { CONTAINER_EVENTS, TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 
@@ -71,7 +72,8 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
   if (config.collector) {
     // Without a collector the trace is still read at stop, from whatever the buffer kept.
     try {
-      collectorPid = startCollector(state.id, process.env);
+      // Normally the wrapper's prepare step started one ahead of the container; else start it now.
+      collectorPid = runningCollector(collectorFiles(config.stateDir, state.id).pid, state.id) ?? startCollector(state.id, process.env);
       writeRunState(config.stateDir, { ...runState, collectorPid });
     } catch (err) {
       log.warn({ id: state.id, err: (err as Error).message }, 'cannot start the collector; the trace will be read at stop');

@@ -56,6 +56,13 @@ const SECCOMP_SET_MODE_FILTER = '1';
 const PR_SET_SECCOMP = '16'; // 22, as ftrace prints it in hex
 const SECCOMP_MODE_FILTER = '2';
 
+/** Is this call (number and hex args) a seccomp filter load: seccomp(SET_MODE_FILTER) or prctl(PR_SET_SECCOMP, FILTER)? */
+export function isFilterLoadCall(nr: number, args: readonly string[], known: AggregateSyscalls): boolean {
+  if (nr === known.seccomp) return args[0] === SECCOMP_SET_MODE_FILTER;
+  if (nr === known.prctl) return args[0] === PR_SET_SECCOMP && args[1] === SECCOMP_MODE_FILTER;
+  return false;
+}
+
 /**
  * Streaming aggregate of a container's trace: memory grows with the number of distinct syscalls
  * and processes, never with the number of events.
@@ -116,34 +123,51 @@ export class TraceAggregate {
   }
 
   addSyscall(record: SyscallRecord): void {
-    this.totalSyscalls += 1;
-    this.touchTime(record.timestamp);
-    let stats = this.syscalls.get(record.nr);
-    if (!stats) {
-      stats = { nr: record.nr, count: 0, errors: 0, errnos: new Map(), firstSeen: record.timestamp, lastSeen: record.timestamp, pids: new Set() };
-      this.syscalls.set(record.nr, stats);
-    }
-    stats.count += 1;
-    if (record.timestamp < stats.firstSeen) stats.firstSeen = record.timestamp;
-    if (record.timestamp > stats.lastSeen) stats.lastSeen = record.timestamp;
-    if (record.ret === 0n && this.isFilterLoad(record)) {
-      const at = record.exitTimestamp ?? record.timestamp;
-      if (!this.seccompLoad || at < this.seccompLoad.timestamp) this.seccompLoad = { timestamp: at, pid: record.pid };
-    }
+    this.addEntry(record.nr, record.pid, record.tgid, record.comm, record.timestamp);
+    if (record.ret === 0n && this.isFilterLoad(record)) this.noteFilterLoad(record.exitTimestamp ?? record.timestamp, record.pid);
     const errno = errnoOf(record.ret);
-    if (errno !== undefined) {
-      stats.errors += 1;
-      stats.errnos.set(errno, (stats.errnos.get(errno) ?? 0) + 1);
-    }
-    const proc = this.processFor(record.pid, record.tgid, record.comm, record.timestamp);
+    if (errno !== undefined) this.addError(record.nr, errno, record.timestamp);
+  }
+
+  /**
+   * One call made (its entry). With addError and noteFilterLoad this is the order-independent
+   * core the collector's hot path feeds directly from raw pages, without pairing.
+   */
+  addEntry(nr: number, pid: number, tgid: number | undefined, comm: string, ts: number): void {
+    this.totalSyscalls += 1;
+    this.touchTime(ts);
+    const stats = this.statsFor(nr, ts);
+    stats.count += 1;
+    if (ts < stats.firstSeen) stats.firstSeen = ts;
+    if (ts > stats.lastSeen) stats.lastSeen = ts;
+    const proc = this.processFor(pid, tgid, comm, ts);
     stats.pids.add(proc.pid);
     proc.syscalls += 1;
   }
 
+  /** One call failed with errno (from its exit). */
+  addError(nr: number, errno: number, ts: number): void {
+    const stats = this.statsFor(nr, ts);
+    stats.errors += 1;
+    stats.errnos.set(errno, (stats.errnos.get(errno) ?? 0) + 1);
+  }
+
+  /** The runtime's seccomp filter load returned at `ts`: the profile's start point. */
+  noteFilterLoad(ts: number, pid: number): void {
+    if (!this.seccompLoad || ts < this.seccompLoad.timestamp) this.seccompLoad = { timestamp: ts, pid };
+  }
+
+  private statsFor(nr: number, ts: number): SyscallStats {
+    let stats = this.syscalls.get(nr);
+    if (!stats) {
+      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: ts, lastSeen: ts, pids: new Set() };
+      this.syscalls.set(nr, stats);
+    }
+    return stats;
+  }
+
   private isFilterLoad(r: SyscallRecord): boolean {
-    if (r.nr === this.known.seccomp) return r.args[0] === SECCOMP_SET_MODE_FILTER;
-    if (r.nr === this.known.prctl) return r.args[0] === PR_SET_SECCOMP && r.args[1] === SECCOMP_MODE_FILTER;
-    return false;
+    return isFilterLoadCall(r.nr, r.args, this.known);
   }
 
   private touchTime(ts: number): void {

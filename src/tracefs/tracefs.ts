@@ -69,6 +69,8 @@ export interface InstanceSettings {
   clock: string;
   /** The tasks to follow (the init process's threads); their descendants follow via event-fork. */
   pids: readonly number[];
+  /** Ring-buffer sub-buffer ("page") size, where the kernel lets it be set. */
+  subBufferKb?: number;
   events: readonly string[];
 }
 
@@ -120,6 +122,8 @@ export class TraceInstance {
       }
       if (!existsSync(this.file('options/event-fork'))) throw new TracefsError('this kernel has no options/event-fork');
       this.write('tracing_on', '0');
+      // Larger sub-buffers (kernel 6.8+) mean fewer, fuller page reads for the collector.
+      if (settings.subBufferKb && existsSync(this.file('buffer_subbuf_size_kb'))) this.write('buffer_subbuf_size_kb', String(settings.subBufferKb));
       this.write('buffer_size_kb', String(settings.bufferSizeKb));
       this.write('trace_clock', settings.clock);
       this.write('options/event-fork', '1');

@@ -3,7 +3,9 @@ import { isOurHook, ourHook } from '../hooks/hook-spec.js';
 import type { Logger } from '../log/logger.js';
 import { editBundleSpec } from '../spec/bundle-config.js';
 import { appendHooksModifier, type SpecModifier } from '../spec/modifiers.js';
-import type { OciHook } from '../spec/schema.js';
+import type { OciHook, OciSpec } from '../spec/schema.js';
+import { hostArch } from '../syscalls/index.js';
+import { RECORD_MODE_MODIFIER_NAME, describeRecordModeEdit, recordModeModifier } from './record-mode.js';
 
 /**
  * The spec modifiers that make a bundle traced: record at createRuntime, report at poststop.
@@ -20,6 +22,7 @@ export function tracingModifiers(config: Config, env: NodeJS.ProcessEnv = proces
   return [
     appendHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
     appendHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
+    recordModeModifier(config.recordSeccomp, hostArch()),
   ].map(unlessOptedOut);
 }
 
@@ -33,8 +36,16 @@ function unlessOptedOut(modifier: SpecModifier): SpecModifier {
   };
 }
 
-export async function prepareBundle(bundleDir: string, config: Config, log: Logger): Promise<{ changed: boolean }> {
+/** Whether a spec carries our record hook (so its container will be traced). */
+export function isTraced(spec: OciSpec): boolean {
+  return (spec.hooks?.createRuntime ?? []).some((h) => isOurHook('record', h));
+}
+
+export async function prepareBundle(bundleDir: string, config: Config, log: Logger): Promise<{ changed: boolean; traced: boolean }> {
   const result = await editBundleSpec(bundleDir, tracingModifiers(config));
   log.info({ bundle: bundleDir, changed: result.changed, applied: result.applied }, result.changed ? 'tracing hooks added' : 'tracing hooks already present');
-  return { changed: result.changed };
+  if (result.applied.includes(RECORD_MODE_MODIFIER_NAME)) {
+    log.warn({ bundle: bundleDir, ...describeRecordModeEdit(result.spec) }, 'record mode: seccomp profile replaced by one that blocks nothing while recording');
+  }
+  return { changed: result.changed, traced: isTraced(result.spec) };
 }

@@ -1,0 +1,80 @@
+import { formatSyscallLine, type LogFormatContext } from '../report/log-format.js';
+import type { RotatingLog } from '../report/log-writer.js';
+import { SyscallPairer } from '../trace/syscall-pairing.js';
+import type { RawEventDecoder } from './raw-decoder.js';
+import { decodeRawPage, type RawPageLayout } from './raw-page.js';
+import { spoolFrames, type SpoolFrame } from './spool.js';
+import { TaskTable, type ProcReader } from './task-table.js';
+import { TimeOrderBuffer } from './time-order.js';
+
+/**
+ * Renders spooled raw pages into the per-syscall text log: the same decode, time order, task
+ * naming and pairing as the live pipeline, but with every argument, at a pace that does not
+ * compete with draining. State (open calls, task names) carries over between segments.
+ */
+export class LogConverter {
+  private readonly order = new TimeOrderBuffer();
+  private readonly tasks: TaskTable;
+  private readonly pairer: SyscallPairer;
+  eventsConverted = 0;
+
+  constructor(
+    private readonly layout: RawPageLayout,
+    private readonly decoder: RawEventDecoder,
+    private readonly log: RotatingLog,
+    format: LogFormatContext,
+    forkSyscalls: ReadonlySet<number>,
+    names: ProcReader,
+  ) {
+    this.tasks = new TaskTable(names);
+    this.pairer = new SyscallPairer((r) => this.log.write(formatSyscallLine(r, format)), forkSyscalls);
+  }
+
+  private frames: Generator<SpoolFrame> | undefined;
+
+  /** Start rendering a segment (call `step` until it returns true). */
+  begin(segment: Buffer): void {
+    this.frames = spoolFrames(segment);
+  }
+
+  /** Render frames of the current segment until the deadline (ms since epoch); true when done. */
+  step(deadline: number): boolean {
+    if (!this.frames) return true;
+    let n = 0;
+    for (;;) {
+      const next = this.frames.next();
+      if (next.done) {
+        this.frames = undefined;
+        this.log.flush();
+        return true;
+      }
+      const frame = next.value;
+      if (frame.kind === 'page') {
+        const { records } = decodeRawPage(frame.page, this.layout);
+        this.order.add(frame.cpu, this.decoder.decodeRecords(records, frame.cpu, NO_TASKS).events);
+      } else {
+        this.eventsConverted += this.order.release(frame.watermark, (e) => {
+          this.tasks.annotate(e);
+          this.pairer.push(e);
+        });
+      }
+      if ((++n & 63) === 0 && Date.now() > deadline) return false;
+    }
+  }
+
+  /** A part of the spool was dropped (size cap): say so in the log itself. */
+  noteGap(bytes: number): void {
+    this.log.write(`# log gap: ${bytes} bytes of spooled trace dropped unrendered (logMaxBytes); summary counts are unaffected`);
+  }
+
+  finish(): void {
+    this.eventsConverted += this.order.release(Infinity, (e) => {
+      this.tasks.annotate(e);
+      this.pairer.push(e);
+    });
+    this.pairer.flush();
+    this.log.flush();
+  }
+}
+
+const NO_TASKS = { commOf: () => '' };

@@ -1,0 +1,126 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PageHeaderFormat } from '../tracefs/event-format.js';
+
+/*
+ * The collector cannot afford to render millions of log lines per second while it drains, so in
+ * log mode it spools the raw pages it read (only their used bytes) to disk, in rounds, and renders
+ * the text log when it has time: when idle, and at the end. A round marker carries the watermark
+ * the live pipeline used, so the replay orders events exactly as the live pipeline did.
+ *
+ * Segment file: a sequence of frames, each a 12-byte header (u32 kind, u32 cpu, u32 length) and a
+ * payload: kind 1 = page bytes, kind 2 = the round's watermark as a float64 (seconds).
+ */
+const KIND_PAGE = 1;
+const KIND_ROUND = 2;
+const HEADER = 12;
+
+export type SpoolFrame = { kind: 'page'; cpu: number; page: Buffer } | { kind: 'round'; watermark: number };
+
+export class RawSpool {
+  private fd: number | undefined;
+  private seq = 0;
+  private current: string | undefined;
+  private currentBytes = 0;
+  private readonly wm = Buffer.alloc(8);
+  /** Frames are staged and written in large chunks: one write per page would double the syscalls. */
+  private readonly staging = Buffer.alloc(1 << 20);
+  private staged = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly pageFormat: PageHeaderFormat,
+    private readonly segmentBytes: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Spool the used part of a page read from trace_pipe_raw (the buffer is reused by the caller). */
+  appendPage(cpu: number, page: Buffer, dataLength: number): void {
+    const used = this.pageFormat.dataOffset + dataLength;
+    // The commit word's flag bits point past the data (missed-events count): loss is accounted
+    // live, so the spooled copy keeps only the length.
+    const commitAt = this.pageFormat.commit.offset;
+    const saved = page.readUInt32LE(commitAt);
+    const savedHigh = this.pageFormat.commit.size === 8 ? page.readUInt32LE(commitAt + 4) : 0;
+    page.writeUInt32LE(dataLength, commitAt);
+    if (this.pageFormat.commit.size === 8) page.writeUInt32LE(0, commitAt + 4);
+    this.frame(KIND_PAGE, cpu, page.subarray(0, used));
+    page.writeUInt32LE(saved, commitAt);
+    if (this.pageFormat.commit.size === 8) page.writeUInt32LE(savedHigh, commitAt + 4);
+  }
+
+  /** End of a drain round: everything at or before `watermark` may be released. */
+  endRound(watermark: number): void {
+    this.wm.writeDoubleLE(watermark, 0);
+    this.frame(KIND_ROUND, 0, this.wm);
+    if (this.currentBytes >= this.segmentBytes) this.closeSegment();
+  }
+
+  /** Segments complete and ready to replay, oldest first. */
+  closedSegments(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => /^segment-\d+\.raw$/.test(f))
+      .map((f) => join(this.dir, f))
+      .filter((p) => p !== this.current)
+      .sort();
+  }
+
+  totalBytes(): number {
+    return readdirSync(this.dir).reduce((n, f) => n + statSync(join(this.dir, f)).size, 0);
+  }
+
+  closeSegment(): void {
+    this.flush();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.current = undefined;
+    this.currentBytes = 0;
+  }
+
+  remove(): void {
+    this.closeSegment();
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private frame(kind: number, cpu: number, payload: Buffer): void {
+    if (this.fd === undefined) {
+      this.seq += 1;
+      this.current = join(this.dir, `segment-${String(this.seq).padStart(8, '0')}.raw`);
+      this.fd = openSync(this.current, 'w', 0o600);
+    }
+    if (this.staged + HEADER + payload.length > this.staging.length) this.flush();
+    this.staging.writeUInt32LE(kind, this.staged);
+    this.staging.writeUInt32LE(cpu, this.staged + 4);
+    this.staging.writeUInt32LE(payload.length, this.staged + 8);
+    payload.copy(this.staging, this.staged + HEADER);
+    this.staged += HEADER + payload.length;
+    this.currentBytes += HEADER + payload.length;
+  }
+
+  private flush(): void {
+    if (this.fd !== undefined && this.staged > 0) writeSync(this.fd, this.staging, 0, this.staged);
+    this.staged = 0;
+  }
+}
+
+/** Read a segment's frames (pure over the bytes). */
+export function* spoolFrames(bytes: Buffer): Generator<SpoolFrame> {
+  let pos = 0;
+  while (pos + HEADER <= bytes.length) {
+    const kind = bytes.readUInt32LE(pos);
+    const cpu = bytes.readUInt32LE(pos + 4);
+    const length = bytes.readUInt32LE(pos + 8);
+    const start = pos + HEADER;
+    if (start + length > bytes.length) throw new Error(`spool segment truncated at offset ${pos}`);
+    const payload = bytes.subarray(start, start + length);
+    if (kind === KIND_PAGE) yield { kind: 'page', cpu, page: payload };
+    else if (kind === KIND_ROUND) yield { kind: 'round', watermark: payload.readDoubleLE(0) };
+    else throw new Error(`spool segment has an unknown frame kind ${kind} at offset ${pos}`);
+    pos = start + length;
+  }
+}
+
+export function readSpoolSegment(path: string): Buffer {
+  return readFileSync(path);
+}
