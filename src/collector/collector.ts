@@ -126,6 +126,7 @@ export class Collector {
       createRawEventDecoder(formats),
       known,
       forkSyscalls,
+      state.initialTasks ?? [state.pid],
     );
     if (config.writeLog) {
       this.logFile = new RotatingLog(join(this.outDir, LOG_FILE_NAME), {
@@ -284,6 +285,7 @@ export class Collector {
     let quiet = 0;
     while (quiet < 2) quiet = this.drainAll() === 0 ? quiet + 1 : 0;
     this.spool?.endRound(Infinity);
+    this.ingest.resolveInFlightCalls();
     for (const p of this.pipes) closeSync(p.fd);
     this.renderSpool(true);
     this.converter?.finish();

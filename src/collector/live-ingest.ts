@@ -25,8 +25,14 @@ export class LiveIngest {
   private readonly enterArgsOff: number;
   private readonly exitNrOff: number;
   private readonly exitRetOff: number;
-  /** Tasks seen so far: a task's first event being an exit means a call begun before tracing. */
-  private readonly seen = new Set<number>();
+  /**
+   * For the tasks that existed when tracing began: the earliest entry and the earliest exit seen.
+   * An exit earlier than every entry of its task is a call begun before tracing (the runtime's init
+   * blocked in a read); comparing times keeps this exact whatever order CPUs' pages arrive in.
+   * Tasks created later always begin with their half of clone returning, never mid-call.
+   */
+  private readonly initial = new Map<number, { firstEnter: number; firstExit: number; exitNr: number }>();
+  private orphansResolved = false;
   /** Entry args of seccomp/prctl calls awaiting their exit, and exits awaiting their entry. */
   private readonly filterEntries = new Map<number, { nr: number; args: string[] }>();
   private readonly filterExits = new Map<number, { nr: number; ts: number }>();
@@ -41,7 +47,9 @@ export class LiveIngest {
     private readonly decoder: RawEventDecoder,
     private readonly known: AggregateSyscalls,
     private readonly forkSyscalls: ReadonlySet<number>,
+    initialTasks: readonly number[] = [],
   ) {
+    for (const pid of initialTasks) this.initial.set(pid, { firstEnter: Infinity, firstExit: Infinity, exitNr: -1 });
     this.enterId = formats.enter.id;
     this.exitId = formats.exit.id;
     this.typeOff = fieldOffset(formats.enter, 'common_type', 2);
@@ -70,7 +78,8 @@ export class LiveIngest {
 
   private enter(page: Buffer, start: number, pid: number, ts: number): void {
     const nr = page.readInt32LE(start + this.enterNrOff);
-    this.seen.add(pid);
+    const first = this.initial.get(pid);
+    if (first && ts < first.firstEnter) first.firstEnter = ts;
     this.agg.addEntry(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts);
     if (this.filterNrs.has(nr)) {
       const args = [hex64(page, start + this.enterArgsOff), hex64(page, start + this.enterArgsOff + 8)];
@@ -88,12 +97,10 @@ export class LiveIngest {
     const nr = page.readInt32LE(start + this.exitNrOff);
     const lo = page.readUInt32LE(start + this.exitRetOff);
     const hi = page.readUInt32LE(start + this.exitRetOff + 4);
-    if (!this.seen.has(pid)) {
-      this.seen.add(pid);
-      // A task's first event an exit: its call began before tracing (the runtime's init blocked
-      // in a read), unless it is a new task's half of clone/fork returning 0.
-      const forkChild = lo === 0 && hi === 0 && this.forkSyscalls.has(nr);
-      if (nr >= 0 && !forkChild) this.agg.addEntry(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts);
+    const first = this.initial.get(pid);
+    if (first && ts < first.firstExit && nr >= 0) {
+      first.firstExit = ts;
+      first.exitNr = nr;
     }
     if (nr < 0) return; // rt_sigreturn's exit: no number
     // -4095..-1 as a 64-bit two's complement value: high word all ones, low word >= 2^32-4095.
@@ -106,6 +113,18 @@ export class LiveIngest {
       } else {
         this.filterExits.set(pid, { nr, ts });
       }
+    }
+  }
+
+  /**
+   * Count the calls the initial tasks were inside when tracing began (once, when all pages are in:
+   * only then is "earlier than every entry" known).
+   */
+  resolveInFlightCalls(): void {
+    if (this.orphansResolved) return;
+    this.orphansResolved = true;
+    for (const [pid, f] of this.initial) {
+      if (f.firstExit < f.firstEnter) this.agg.addEntry(f.exitNr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), f.firstExit);
     }
   }
 

@@ -63,6 +63,7 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
       if (missing.length === 0) break;
       instance.addPids(missing);
     }
+    runState.initialTasks = instance.eventPids().slice(0, 4096);
     writeRunState(config.stateDir, runState);
   } catch (err) {
     instance.removeQuietly();

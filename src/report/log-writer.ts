@@ -22,9 +22,11 @@ export class RotatingLog {
   private chunkBytes = 0;
   linesWritten = 0;
   rotations = 0;
+  private readonly chunkLimit: number;
 
   constructor(readonly path: string, private readonly opts: RotatingLogOptions) {
     mkdirSync(dirname(path), { recursive: true });
+    this.chunkLimit = opts.maxBytes > 0 ? Math.max(1, Math.min(1 << 16, Math.floor(opts.maxBytes / 4))) : 1 << 16;
     this.fd = this.openFresh();
   }
 
@@ -32,7 +34,8 @@ export class RotatingLog {
     this.chunk.push(line);
     this.chunkBytes += line.length + 1;
     this.linesWritten += 1;
-    if (this.chunkBytes >= 1 << 16) this.flush();
+    // Write in chunks, but small enough that a small cap is still honoured closely.
+    if (this.chunkBytes >= this.chunkLimit) this.flush();
   }
 
   flush(): void {
@@ -41,9 +44,10 @@ export class RotatingLog {
     this.chunk = [];
     this.chunkBytes = 0;
     const buf = Buffer.from(text);
+    // Rotate before writing, so the current file is never left holding only its header.
+    if (this.opts.maxBytes > 0 && this.bytes >= this.opts.maxBytes) this.rotate();
     writeSync(this.fd, buf);
     this.bytes += buf.length;
-    if (this.opts.maxBytes > 0 && this.bytes >= this.opts.maxBytes) this.rotate();
   }
 
   close(): void {

@@ -19,6 +19,8 @@ export const RunStateSchema = z
     collectorPid: z.number().int().positive().optional(),
     /** The init process's task name when tracing began (binary records carry no names). */
     initComm: z.string().max(64).optional(),
+    /** The tasks set_event_pid was given (the init's threads); all others descend from them. */
+    initialTasks: z.array(z.number().int().positive()).max(4096).optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunStateSchema>;

@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { excludeIdsFilter } from '../../src/collector/distinct-filter.js';
+import { spoolFrames } from '../../src/collector/spool.js';
+import { TaskTable } from '../../src/collector/task-table.js';
+import { TimeOrderBuffer } from '../../src/collector/time-order.js';
+import { RotatingLog } from '../../src/report/log-writer.js';
+import type { TraceEvent } from '../../src/trace/events.js';
+
+const ev = (timestamp: number, pid = 1): TraceEvent => ({ kind: 'sys_exit', comm: '', pid, tgid: undefined, cpu: 0, timestamp, nr: 0, ret: 0n });
+
+describe('excludeIdsFilter', () => {
+  it('folds seen ids into ranges the kernel filter grammar accepts', () => {
+    expect(excludeIdsFilter([0, 1, 2, 3, 9, 11, 12])).toBe('(id < 0 || id > 3) && id != 9 && (id < 11 || id > 12)');
+    expect(excludeIdsFilter([])).toBe('0');
+    expect(excludeIdsFilter([5, 5, -1])).toBe('id != 5');
+  });
+});
+
+describe('TimeOrderBuffer', () => {
+  it('merges per-CPU queues in time order and holds back what is past the watermark', () => {
+    const b = new TimeOrderBuffer();
+    b.add(0, [ev(1), ev(4), ev(9)]);
+    b.add(1, [ev(2), ev(3), ev(10)]);
+    const out: number[] = [];
+    expect(b.release(5, (e) => out.push(e.timestamp))).toBe(4);
+    expect(out).toEqual([1, 2, 3, 4]);
+    b.add(0, [ev(11)]);
+    b.release(Infinity, (e) => out.push(e.timestamp));
+    expect(out).toEqual([1, 2, 3, 4, 9, 10, 11]);
+    expect(b.size).toBe(0);
+  });
+});
+
+describe('TaskTable', () => {
+  it('names tasks from fork and exec, asking /proc only once per task', () => {
+    let asked = 0;
+    const t = new TaskTable({ comm: () => { asked++; return 'runc:[2:INIT]'; }, tgid: () => undefined });
+    const fork: TraceEvent = { kind: 'fork', comm: '', pid: 10, tgid: undefined, cpu: 0, timestamp: 1, parentPid: 10, childComm: 'sh', childPid: 11 };
+    t.annotate(fork);
+    expect(fork.comm).toBe('runc:[2:INIT]');
+    const child = ev(2, 11);
+    t.annotate(child);
+    expect(child.comm).toBe('sh');
+    const exec: TraceEvent = { kind: 'exec', comm: '', pid: 11, tgid: undefined, cpu: 0, timestamp: 3, filename: '/usr/bin/a-very-long-binary-name', execPid: 11, oldPid: 11 };
+    t.annotate(exec);
+    expect(exec.comm).toBe('a-very-long-bin'); // the kernel's 15-character comm
+    expect(t.commOf(10)).toBe('runc:[2:INIT]');
+    expect(asked).toBe(1);
+  });
+});
+
+describe('RotatingLog', () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('caps each file and keeps N rotated parts, each with the header', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'oci-ftrace-log-'));
+    const file = path.join(dir, 'x.log');
+    const log = new RotatingLog(file, { maxBytes: 200, keep: 2, header: ['# head'] });
+    for (let i = 0; i < 5000; i++) log.write(`line ${i} ${'x'.repeat(20)}`);
+    log.close();
+    expect(readdirSync(dir).sort()).toEqual(['x.log', 'x.log.1', 'x.log.2']);
+    for (const f of readdirSync(dir)) expect(readFileSync(path.join(dir, f), 'utf8').startsWith('# head\n')).toBe(true);
+    expect(readFileSync(file, 'utf8')).toContain('line 4999 ');
+    expect(log.rotations).toBeGreaterThan(2);
+  });
+});
+
+describe('spoolFrames', () => {
+  it('reads back pages and round markers, and refuses a truncated segment', () => {
+    const frame = (kind: number, cpu: number, payload: Buffer) => {
+      const h = Buffer.alloc(12);
+      h.writeUInt32LE(kind, 0);
+      h.writeUInt32LE(cpu, 4);
+      h.writeUInt32LE(payload.length, 8);
+      return Buffer.concat([h, payload]);
+    };
+    const wm = Buffer.alloc(8);
+    wm.writeDoubleLE(12.5, 0);
+    const bytes = Buffer.concat([frame(1, 1, Buffer.from('page')), frame(2, 0, wm)]);
+    const frames = [...spoolFrames(bytes)];
+    expect(frames).toEqual([{ kind: 'page', cpu: 1, page: Buffer.from('page') }, { kind: 'round', watermark: 12.5 }]);
+    expect(() => [...spoolFrames(bytes.subarray(0, 14))]).toThrow(/truncated/);
+  });
+});
