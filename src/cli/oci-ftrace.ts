@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
 import { createFileLogger } from '../log/logger.js';
@@ -10,7 +10,9 @@ import { renderSummaryText } from '../report/summary-text.js';
 import { parseOciState, readStdin } from '../state/oci-state.js';
 import { SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
 import { hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
+import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
 import { runHookFailOpen } from './hook-runner.js';
+import { registerProfileCommands } from './profile-commands.js';
 
 class UsageError extends Error {}
 
@@ -40,18 +42,28 @@ function program(): Command {
     .description('OCI hook (poststop): write the syscall log and summary of the container on stdin')
     .option('--livedump <container-id>', 'report a running container so far, leaving it traced')
     .option('--container-id <id>', 'final report of a stopped container (instead of hook state on stdin)')
-    .action(async (opts: { livedump?: string; containerId?: string }) => {
+    .option('--seccomp-profile [file]', 'also write a seccomp profile (default: seccomp.<format>.json in the report directory)')
+    .option('--profile-format <format>', 'form of that profile: oci, docker or spo')
+    .action(async (opts: { livedump?: string; containerId?: string; seccompProfile?: string | true; profileFormat?: string }) => {
       const config = configOrDie();
       const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' });
+      const cli: CliProfileRequest | undefined = opts.seccompProfile === undefined ? undefined : { file: opts.seccompProfile, format: opts.profileFormat };
       if (opts.livedump || opts.containerId) {
         // Interactive use: errors are the user's to see, and the headline goes to stdout.
         const r = await reportContainer((opts.livedump ?? opts.containerId) as string, config, log, { live: Boolean(opts.livedump) });
         process.stdout.write(`${r.headline}\nsummary: ${r.summaryPath}\n${r.logPath ? `log: ${r.logPath}\n` : ''}`);
+        const seccomp = await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, cli });
+        if (seccomp.profilePath) process.stdout.write(`seccomp profile: ${seccomp.profilePath}\n`);
         return;
       }
       process.exitCode = await runHookFailOpen('report', config, log, async () => {
         const state = parseOciState(await readStdin());
-        await reportContainer(state.id, config, log, { live: false });
+        const r = await reportContainer(state.id, config, log, { live: false });
+        // A profile that cannot be made is logged; the report itself is done.
+        await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, annotations: state.annotations, cli }).then(
+          (seccomp) => (seccomp.originalPath || seccomp.profilePath ? log.info({ id: state.id, originalPath: seccomp.originalPath, profilePath: seccomp.profilePath }, 'seccomp files written') : undefined),
+          (err: unknown) => log.error({ id: state.id, err: err instanceof Error ? err.message : String(err) }, 'seccomp profile not written'),
+        );
       });
     });
 
@@ -91,6 +103,7 @@ function program(): Command {
         process.stdout.write(`${nr}\n`);
       }
     });
+  registerProfileCommands(cmd);
   return cmd;
 }
 

@@ -49,6 +49,15 @@ export const ConfigSchema = z
      * event rate falls to almost zero after start-up. Counts become "at least once".
      */
     distinctOnly: z.boolean().default(false),
+    /**
+     * While recording, replace the bundle's seccomp profile with one that blocks nothing
+     * ("permissive"; the original is kept), or leave it ("keep"). See src/wrapper/record-mode.ts.
+     */
+    recordSeccomp: z.enum(['permissive', 'keep']).default('permissive'),
+    /** Write a seccomp profile for every container at report time, beside its summary. */
+    seccompProfile: z.boolean().default(false),
+    /** The form of that profile: OCI linux.seccomp, Docker's JSON, or the SPO resource. */
+    seccompProfileFormat: z.enum(['oci', 'docker', 'spo']).default('oci'),
     /** Override tracefs discovery (normally /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
     tracefsPath: z.string().startsWith('/').optional(),
   })
