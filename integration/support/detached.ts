@@ -1,7 +1,7 @@
 // Containers run the way engines run them (create, start, wait, delete), so a test can act on a
 // container while it runs.
-import { closeSync, openSync } from 'node:fs';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { WRAPPER } from '../lab/env.js';
 import { runCommand } from '../lab/run.js';
 
@@ -15,9 +15,18 @@ export interface DetachedContainer {
 
 /** `create` with stdio on files (as a shim's fifos), then `start`. */
 export async function createAndStart(c: DetachedContainer, bundleDir: string, outFile: string): Promise<void> {
-  closeSync(openSync(outFile, 'w'));
-  {
-    await execa(WRAPPER, [...c.globals, 'create', '--bundle', bundleDir, c.id], { env: c.env, stdin: 'ignore', stdout: { file: outFile, append: true }, stderr: { file: outFile, append: true } });
+  // The container keeps the runtime's stdio: give it a file descriptor, not a pipe someone must
+  // drain (a pipe would keep `create` from ever being seen to finish).
+  const out = openSync(outFile, 'w');
+  try {
+    const child = spawn(WRAPPER, [...c.globals, 'create', '--bundle', bundleDir, c.id], { env: { ...process.env, ...c.env }, stdio: ['ignore', out, out] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`create ${c.id} exited ${code}: ${readFileSync(outFile, 'utf8')}`);
+  } finally {
+    closeSync(out);
   }
   await runCommand(WRAPPER, [...c.globals, 'start', c.id], { env: c.env });
 }

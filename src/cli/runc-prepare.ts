@@ -13,6 +13,7 @@ import { formatRuntimeLogLine, parseRuncArgv, resolveBundleDir, runtimeLogTarget
 import { validateContainerId } from '../state/oci-state.js';
 import { prepareBundle } from '../wrapper/prepare-bundle.js';
 import { startCollector } from '../collector/control.js';
+import { collectorFiles } from '../collector/files.js';
 
 export const EXIT_ABORT = 100;
 
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     const { traced } = await prepareBundle(bundle, config, log.child({ id: inv.containerId }));
     // Start the collector now, ahead of the container, so it is draining before the workload runs
     // (the record hook must return fast and does not wait for it).
-    if (traced && config.collector) startCollector(inv.containerId, process.env, { await: true });
+    if (traced && config.collector) startCollector(inv.containerId, process.env, { await: true, pidFile: collectorFiles(config.stateDir, inv.containerId).pid });
     return 0;
   } catch (err) {
     const message = `oci-ftrace-runc: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
@@ -55,4 +56,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the bundle (scripts/bundle.mjs) is CommonJS, which Node starts faster.
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,7 +12,7 @@ export function collectorEntryPoint(): string {
  * Start the detached collector for a container: its own session, stdio on /dev/null (runc waits
  * for the hook's stdout/stderr to close, so nothing that outlives the hook may hold them).
  */
-export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await?: boolean } = {}): number {
+export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await?: boolean; pidFile?: string } = {}): number {
   // Runtimes may hand hooks descriptors without close-on-exec (crun does); Node passes those on to
   // its children, and a runtime waiting for such a pipe to close would wait for our collector. A
   // shell closes every inherited descriptor above stderr, then becomes the collector (bash: dash
@@ -25,6 +25,12 @@ export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await
   });
   if (child.pid === undefined) throw new Error('cannot start the collector');
   child.unref();
+  // Recorded at once (the collector writes it too, but only after loading): the record hook, which
+  // may run before the collector is up, must find it rather than start a second one.
+  if (opts.pidFile) {
+    mkdirSync(dirname(opts.pidFile), { recursive: true, mode: 0o700 });
+    writeFileSync(opts.pidFile, String(child.pid));
+  }
   return child.pid;
 }
 
@@ -55,6 +61,7 @@ export function isOurCollector(pid: number, id: string): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
+    // Also matches the bash that is about to exec it (its argv carries the same arguments).
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return argv.some((a) => a.endsWith('collector/main.js')) && argv.includes(id);
   } catch {
