@@ -48,7 +48,7 @@ function expectTraceOfWorkload(id: string): void {
 
 function expectNothingLeft(bundleDir: string): void {
   expect(listTracefsInstances()).toEqual([]);
-  expect(processesMatching(/oci-ftrace\.js|runc-prepare\.js|dist\/collector/)).toEqual([]);
+  expect(processesMatching(/oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs/)).toEqual([]);
   // Only what was there before: no temp files beside config.json.
   expect(readdirSync(bundleDir).sort()).toEqual(['config.json', 'rootfs']);
   expect(existsSync(traced.stateDir) ? readdirSync(traced.stateDir) : []).toEqual([]);

@@ -151,6 +151,6 @@ describe('podman: podman run --runtime oci-ftrace-runc', () => {
 describe('nothing of ours is left', () => {
   it('has no tracefs instance, prepare or hook process', () => {
     expect(listTracefsInstances()).toEqual([]);
-    expect(processesMatching(/oci-ftrace\.js|runc-prepare\.js|dist\/collector/)).toEqual([]);
+    expect(processesMatching(/oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs/)).toEqual([]);
   });
 });

@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     // A command line runc itself refuses: let it say so, exactly as it would.
     if (!inv.createsContainer || inv.usageError !== undefined) return 0;
     config = loadConfig();
+    if (config.trace === 'never') return 0;
     log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'oci-ftrace-runc' });
     if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
     validateContainerId(inv.containerId);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { TRACE_POLICIES } from '../wrapper/trace-policy.js';
 
 /** Where our config lives unless OCI_FTRACE_CONFIG says otherwise. */
 export const DEFAULT_CONFIG_PATH = '/etc/oci-ftrace/config.json';
@@ -16,6 +17,11 @@ export const ConfigSchema = z
       .min(1)
       .regex(/^[^"\\\n]+$/, 'runtime must not contain quotes, backslashes or newlines')
       .optional(),
+    /**
+     * Which containers are traced: all but those annotated oci-ftrace/trace "false" (always), only
+     * those annotated "true" (annotated), or none (never). The launcher reads this key too.
+     */
+    trace: z.enum(TRACE_POLICIES).default('always'),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
     /** Per-container run state (which instance, which collector), kept on tmpfs. */

@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { editBundleSpec } from '../spec/bundle-config.js';
 import { appendHooksModifier, type SpecModifier } from '../spec/modifiers.js';
 import type { OciHook, OciSpec } from '../spec/schema.js';
+import { isTracedBy, type TracePolicy } from './trace-policy.js';
 import { hostArch } from '../syscalls/index.js';
 import { RECORD_MODE_MODIFIER_NAME, describeRecordModeEdit, recordModeModifier } from './record-mode.js';
 
@@ -23,16 +24,16 @@ export function tracingModifiers(config: Config, env: NodeJS.ProcessEnv = proces
     appendHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
     appendHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
     recordModeModifier(config.recordSeccomp, hostArch()),
-  ].map(unlessOptedOut);
+  ].map((m) => onlyIfTraced(m, config.trace));
 }
 
-/** Annotation with which a container opts out of tracing ("false"). */
-export const TRACE_ANNOTATION = 'oci-ftrace/trace';
+export { TRACE_ANNOTATION } from './trace-policy.js';
 
-function unlessOptedOut(modifier: SpecModifier): SpecModifier {
+/** Leave the spec alone when the trace policy and the container's annotation say untraced. */
+function onlyIfTraced(modifier: SpecModifier, policy: TracePolicy): SpecModifier {
   return {
     name: modifier.name,
-    apply: (spec) => (spec.annotations?.[TRACE_ANNOTATION] === 'false' ? spec : modifier.apply(spec)),
+    apply: (spec) => (isTracedBy(policy, spec.annotations) ? modifier.apply(spec) : spec),
   };
 }
 

@@ -1,0 +1,75 @@
+// Pass-through calls: what an engine pays for every runtime call that creates nothing (state,
+// list, --version; containerd also calls start, delete, kill, events...). The launcher must cost
+// one exec of bash and nothing else: checked with strace first, then timed against bare runc.
+//
+//   sudo node bench/passthrough.mjs        (BENCH_RUNS=N, default 200)
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LAUNCHER, RUNC, SYSTEM_PATH, benchEnvironment, labModules, machineLine, printTable, removeDir, rounds, runsFromEnv, tempDir, timeSync, withCleanup } from './lib.mjs';
+
+benchEnvironment();
+const runs = runsFromEnv(200);
+const work = tempDir('oci-ftrace-bench-pass-');
+const root = path.join(work, 'runc-root');
+const id = `bench-pass-${process.pid}`;
+const env = { PATH: SYSTEM_PATH };
+
+/**
+ * strace -f of one launcher call: the processes it made and what each exec'd. A pass-through is
+ * the launcher's own exec (bash) and then the runtime's, in one process: no fork, no Node.
+ */
+function straceExecs(args) {
+  const out = path.join(work, 'strace.out');
+  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve,fork,vfork,clone,clone3', '-o', out, LAUNCHER, ...args], { env, encoding: 'utf8' });
+  if (r.error) return { error: `strace: ${r.error.message}` };
+  const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+  const execs = lines.filter((l) => /execve\(/.test(l) && !/= -1 /.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
+  const firstPid = lines[0]?.split(/\s+/)[0];
+  const runtimeExec = lines.findIndex((l) => l.includes(`execve("${RUNC}"`));
+  // Anything the launcher's process did before it became the runtime.
+  const forksBefore = lines.slice(0, Math.max(runtimeExec, 0)).filter((l) => /\b(fork|vfork|clone3?)\(/.test(l));
+  const pids = new Set(lines.map((l) => l.split(/\s+/)[0]));
+  return { execs, forksBefore: forksBefore.length, samePid: lines.filter((l) => l.includes('execve(')).every((l) => l.startsWith(`${firstPid} `)), processes: pids.size };
+}
+
+await withCleanup(
+  async () => {
+    const { makeBusyboxBundle } = await labModules();
+    const bundle = await makeBusyboxBundle(path.join(work, 'bundle'), { args: ['sleep', '3600'] });
+    // A container for state to look at (bare runc: the launcher takes no part in it).
+    timeSync(RUNC, ['--root', root, 'run', '--detach', '--bundle', bundle.bundleDir, id], { env, stdio: 'ignore' });
+
+    console.log(`Pass-through calls: bare runc against bin/oci-ftrace-runc (bash launcher, exec)\n${machineLine()}`);
+    for (const [label, args] of [['--version', ['--version']], ['list', ['--root', root, 'list']], ['state', ['--root', root, 'state', id]]]) {
+      const s = straceExecs(args);
+      if (s.error) {
+        console.log(`strace check skipped: ${s.error}`);
+        break;
+      }
+      const ok = s.execs.length === 2 && s.execs[0] === LAUNCHER && s.execs[1] === RUNC && s.forksBefore === 0 && s.samePid;
+      console.log(`strace ${label}: ${ok ? 'ok' : 'UNEXPECTED'}: execve ${s.execs.join(' -> ')}; ${s.forksBefore} forks before the runtime; one process until then: ${s.samePid}`);
+      if (!ok) process.exitCode = 1;
+    }
+
+    const cases = [];
+    for (const [label, args] of [
+      ['--version', ['--version']],
+      ['list', ['--root', root, 'list']],
+      ['state', ['--root', root, 'state', id]],
+    ]) {
+      cases.push({ name: `runc ${label}`, group: label, run: () => timeSync(RUNC, args, { env }) });
+      cases.push({ name: `oci-ftrace-runc ${label}`, group: label, run: () => timeSync(LAUNCHER, args, { env }) });
+    }
+    cases.push({ name: 'bash -p -c : (a bash exec alone)', group: 'bash', run: () => timeSync('/bin/bash', ['-p', '-c', ':'], { env }) });
+    const results = await rounds(cases, { runs, warmup: 5 });
+    for (const label of ['--version', 'list', 'state']) {
+      printTable(`${label} (${runs} runs each, interleaved)`, results.filter((r, i) => cases[i].group === label));
+    }
+    printTable('for scale: the floor of any bash launcher', results.filter((r, i) => cases[i].group === 'bash'));
+  },
+  () => {
+    spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { env, stdio: 'ignore' });
+    removeDir(work);
+  },
+);

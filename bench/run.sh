@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The overhead benchmarks, against bare runc, in one run (README "Performance"):
+#
+#   sudo bash bench/run.sh [passthrough|hooks|start|engines ...]     (npm run bench)
+#
+# BENCH_RUNS=N sets the runs per case of every script (defaults: passthrough 200, hooks 30,
+# start 20, engines 15). Needs root, tracefs, runc, containerd and docker.io (.ci/lab-setup.sh),
+# and a build (npm run build; done here when dist/bundle/ is missing). Each script starts what it
+# needs under a temp directory (private containerd and dockerd for engines) and removes it after.
+# bench/collector.mjs (tracing cost on a syscall-heavy workload) is separate: it takes minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) != 0 ]]; then
+  echo "bench: run as root (sudo bash bench/run.sh)" >&2
+  exit 1
+fi
+mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+[[ -f dist/bundle/cli/oci-ftrace.js ]] || npm run build
+scripts=("$@")
+(( ${#scripts[@]} )) || scripts=(passthrough hooks start engines)
+for name in "${scripts[@]}"; do
+  echo
+  echo "=== bench/$name.mjs"
+  node "bench/$name.mjs"
+done
