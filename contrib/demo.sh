@@ -39,5 +39,7 @@ echo "== container output (runc run through oci-ftrace-runc) =="
 echo
 echo "== report =="
 "$ROOT/bin/oci-ftrace" show "$OUT/$ID/summary.json"
+echo "== seccomp profile (OCI linux.seccomp; -f docker or -f spo for the other forms) =="
+"$ROOT/bin/oci-ftrace" profile "$OUT/$ID" -f oci
 echo "== first lines of the syscall log ($OUT/$ID/ftrace_syscalls_dump.log) =="
 head -n 12 "$OUT/$ID/ftrace_syscalls_dump.log"

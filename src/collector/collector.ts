@@ -96,7 +96,14 @@ export class Collector {
     private readonly log: Logger,
   ) {
     this.instance = new TraceInstance(state.tracefsRoot, state.instance);
-    this.tasks = new TaskTable(procReader, state.initComm ? new Map([[state.pid, state.initComm]]) : new Map());
+    // The tasks tracing began with are the init's threads (the record hook listed them): one
+    // process with one name, known now even if they are gone before their events are read.
+    const initial = state.initialTasks ?? [state.pid];
+    this.tasks = new TaskTable(
+      procReader,
+      new Map(state.initComm ? initial.map((t) => [t, state.initComm as string]) : []),
+      new Map(initial.map((t) => [t, state.pid])),
+    );
     this.files = collectorFiles(config.stateDir, state.id);
     this.outDir = containerOutputDir(config.outputDir, state.id);
     const arch = state.arch;

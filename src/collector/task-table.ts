@@ -17,8 +17,9 @@ export class TaskTable {
   /** The name each task had when first met, for a later replay of the same events. */
   private readonly firstComms = new Map<number, string>();
 
-  constructor(private readonly proc: ProcReader, seed: ReadonlyMap<number, string> = new Map()) {
+  constructor(private readonly proc: ProcReader, seed: ReadonlyMap<number, string> = new Map(), seedTgids: ReadonlyMap<number, number> = new Map()) {
     for (const [pid, comm] of seed) this.comms.set(pid, comm);
+    for (const [pid, tgid] of seedTgids) this.tgids.set(pid, tgid);
   }
 
   /** Fill in comm and tgid, and learn from the event; call in time order. */
