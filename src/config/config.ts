@@ -29,8 +29,12 @@ export const ConfigSchema = z
     /** Our own log (pino, JSON lines). Never stdout/stderr: engines parse those. */
     logFile: z.string().startsWith('/', 'logFile must be absolute').default('/var/log/oci-ftrace/oci-ftrace.log'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-    /** Per-CPU ring buffer of each container's ftrace instance. */
-    bufferSizeKb: z.number().int().min(64).max(1024 * 1024).default(8192),
+    /**
+     * Per-CPU ring buffer of each container's ftrace instance. 16 MiB gives the collector slack for
+     * bursts: at 2 million events a second, a 60 ms stall of the collector (GC, disk writeback of
+     * the log spool) fills 8 MiB on one CPU, and measured runs lost events at 8 MiB now and then.
+     */
+    bufferSizeKb: z.number().int().min(64).max(1024 * 1024).default(16384),
     /** Fail closed: a tracing failure stops the container instead of being logged and ignored. */
     strict: z.boolean().default(false),
     /** Timeout (seconds) runc/crun enforce on our hooks. */
