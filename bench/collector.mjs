@@ -70,21 +70,23 @@ async function main() {
   if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is not installed');
   const root = await locateTracefs();
   const rows = [];
-  const measure = async (name, fn) => {
+  const measure = async (name, fn, runs = RUNS) => {
     const times = [];
     const lost = [];
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < runs; i++) {
       const r = await fn();
       times.push(typeof r === 'number' ? r : r.elapsed);
       if (typeof r !== 'number') lost.push(r.lost);
     }
     rows.push({ name, ms: median(times), lost: lost.length ? median(lost) : undefined });
+    process.stderr.write(`${name}: ${median(times).toFixed(0)} ms\n`);
   };
   await measure('bare', timeBare);
   await measure('raw ftrace instance, no reader', () => timeTraced(root, 'raw'));
   await measure('oci-ftrace collector (aggregate)', () => timeTraced(root, 'aggregate'));
   await measure('oci-ftrace collector (full log)', () => timeTraced(root, 'log'));
-  await measure('strace -f', timeStrace);
+  // strace is two orders of magnitude slower: one run says enough and keeps the bench short.
+  await measure('strace -f (1 run)', timeStrace, 1);
   const bare = rows[0].ms;
   const raw = rows[1].ms;
   console.log(`workload: busybox dd bs=1 count=${COUNT} (${2 * COUNT} syscalls); ${RUNS} runs each, medians; ${process.arch}, ${spawnSync('nproc').stdout.toString().trim()} CPUs`);
