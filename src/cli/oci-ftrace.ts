@@ -3,15 +3,14 @@ import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
 import { createFileLogger } from '../log/logger.js';
-import { recordContainer } from '../hooks/record-hook.js';
 import { reportContainer } from '../hooks/report-hook.js';
 import { SummarySchema } from '../report/summary.js';
 import { renderSummaryText } from '../report/summary-text.js';
-import { parseOciState, readStdin } from '../state/oci-state.js';
 import { SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
 import { hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
 import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
-import { runHookFailOpen } from './hook-runner.js';
+import { recordCommand } from './record-command.js';
+import { reportCommand } from './report-command.js';
 import { registerProfileCommands } from './profile-commands.js';
 
 class UsageError extends Error {}
@@ -30,11 +29,8 @@ function program(): Command {
     .command('record')
     .description('OCI hook (createRuntime): start tracing the container whose state is on stdin')
     .action(async () => {
-      const config = configOrDie();
-      const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'record' });
-      process.exitCode = await runHookFailOpen('record', config, log, async () => {
-        await recordContainer(parseOciState(await readStdin()), config, log);
-      });
+      // One implementation of the hook step: the same one the bundled hook entry runs.
+      process.exitCode = await recordCommand();
     });
 
   cmd
@@ -45,10 +41,10 @@ function program(): Command {
     .option('--seccomp-profile [file]', 'also write a seccomp profile (default: seccomp.<format>.json in the report directory)')
     .option('--profile-format <format>', 'form of that profile: oci, docker or spo')
     .action(async (opts: { livedump?: string; containerId?: string; seccompProfile?: string | true; profileFormat?: string }) => {
-      const config = configOrDie();
-      const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' });
       const cli: CliProfileRequest | undefined = opts.seccompProfile === undefined ? undefined : { file: opts.seccompProfile, format: opts.profileFormat };
       if (opts.livedump || opts.containerId) {
+        const config = configOrDie();
+        const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' });
         // Interactive use: errors are the user's to see, and the headline goes to stdout.
         const r = await reportContainer((opts.livedump ?? opts.containerId) as string, config, log, { live: Boolean(opts.livedump) });
         process.stdout.write(`${r.headline}\nsummary: ${r.summaryPath}\n${r.logPath ? `log: ${r.logPath}\n` : ''}`);
@@ -56,15 +52,7 @@ function program(): Command {
         if (seccomp.profilePath) process.stdout.write(`seccomp profile: ${seccomp.profilePath}\n`);
         return;
       }
-      process.exitCode = await runHookFailOpen('report', config, log, async () => {
-        const state = parseOciState(await readStdin());
-        const r = await reportContainer(state.id, config, log, { live: false });
-        // A profile that cannot be made is logged; the report itself is done.
-        await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, annotations: state.annotations, cli }).then(
-          (seccomp) => (seccomp.originalPath || seccomp.profilePath ? log.info({ id: state.id, originalPath: seccomp.originalPath, profilePath: seccomp.profilePath }, 'seccomp files written') : undefined),
-          (err: unknown) => log.error({ id: state.id, err: err instanceof Error ? err.message : String(err) }, 'seccomp profile not written'),
-        );
-      });
+      process.exitCode = await reportCommand(cli);
     });
 
   cmd
