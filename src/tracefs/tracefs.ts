@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -112,6 +113,21 @@ export class TraceInstance {
    * of the same name (a previous container with this id that was never reported) is replaced.
    */
   create(settings: InstanceSettings): void {
+    this.configure(settings);
+    try {
+      this.start(settings.pids, settings.events);
+    } catch (err) {
+      this.removeQuietly();
+      throw err;
+    }
+  }
+
+  /**
+   * Create the instance with its buffer, clock and options, recording nothing yet. This is most
+   * of the kernel's work (each of buffer_size_kb and trace_clock resets the ring buffer), so the
+   * collector does it ahead of the container, before the record hook names the pids.
+   */
+  configure(settings: Omit<InstanceSettings, 'pids'>): void {
     if (this.exists()) this.remove();
     try {
       mkdirSync(this.path);
@@ -130,14 +146,39 @@ export class TraceInstance {
       this.write('trace_clock', settings.clock);
       this.write('options/event-fork', '1');
       if (existsSync(this.file('options/record-tgid'))) this.write('options/record-tgid', '1');
-      // Pid filter first, events second: nothing from other tasks can slip in between.
-      this.write('set_event_pid', settings.pids.join(' '));
-      for (const ev of settings.events) this.write(`events/${ev}/enable`, '1');
-      this.write('tracing_on', '1');
     } catch (err) {
       this.removeQuietly();
       throw err;
     }
+  }
+
+  /**
+   * Does the instance hold what configure() would have written? (bin/oci-ftrace-collector
+   * configures it in bash, ahead of Node: checked here rather than trusted.)
+   */
+  isConfiguredAs(settings: Omit<InstanceSettings, 'pids'>): boolean {
+    try {
+      const option = (name: string) => this.read(`options/${name}`).trim();
+      return (
+        // The kernel rounds the size up to whole sub-buffers (16384 reads back as 16387).
+        Number(/^\d+/.exec(this.read('buffer_size_kb'))?.[0] ?? 0) >= settings.bufferSizeKb &&
+        this.read('trace_clock').includes(`[${settings.clock}]`) &&
+        this.read('tracing_on').trim() === '0' &&
+        option('event-fork') === '1' &&
+        (!existsSync(this.file('options/record-tgid')) || option('record-tgid') === '1') &&
+        settings.events.every((ev) => existsSync(this.file(`events/${ev}`)))
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /** Start recording these tasks (and, through event-fork, what they start) on a configured instance. */
+  start(pids: readonly number[], events: readonly string[]): void {
+    // Pid filter first, events second: nothing from other tasks can slip in between.
+    this.write('set_event_pid', pids.join(' '));
+    for (const ev of events) this.write(`events/${ev}/enable`, '1');
+    this.write('tracing_on', '1');
   }
 
   /** Add tasks to the pid filter (appending keeps the ones already there). */
@@ -182,11 +223,55 @@ export class TraceInstance {
         return;
       } catch (err) {
         lastErr = err;
-        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') break;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return; // removed meanwhile (by the collector, say)
+        if (code !== 'EBUSY') break;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
       }
     }
     throw new TracefsError(`cannot remove ftrace instance ${this.path}: ${firstLine(lastErr)}`);
+  }
+
+  /** The instance directory's inode now (undefined when there is none): which instance a name holds. */
+  inode(): number | undefined {
+    try {
+      return statSync(this.path).ino;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Remove the instance without blocking the event loop (the kernel takes 40 to 120 ms), and only
+   * while the name still holds the instance whose inode is given: a container created meanwhile
+   * with the same id may own the name by the time a retry comes.
+   */
+  async removeAsync(ino: number | undefined): Promise<void> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const now = this.inode();
+      if (now === undefined || (ino !== undefined && now !== ino)) return;
+      try {
+        await rmdir(this.path);
+        return;
+      } catch (err) {
+        lastErr = err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return;
+        if (code !== 'EBUSY') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    throw new TracefsError(`cannot remove ftrace instance ${this.path}: ${firstLine(lastErr)}`);
+  }
+
+  /** Wait (bounded) until no instance of this name exists: one an earlier container is still removing. */
+  async waitGone(timeoutMs: number): Promise<boolean> {
+    for (const started = Date.now(); this.exists(); ) {
+      if (Date.now() - started > timeoutMs) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
   }
 
   removeQuietly(): void {
