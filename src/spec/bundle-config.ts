@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SpecError } from './errors.js';
 import { detectJsonIndent, parseJsonLossless, stringifyJsonLossless } from './lossless-json.js';
@@ -44,8 +42,13 @@ export async function readBundleSpec(bundleDir: string): Promise<BundleSpec> {
  * Apply modifiers to BUNDLE/config.json and replace it atomically if the result differs. Fields we
  * do not touch keep their values, spelling of numbers and key order; the file keeps its mode and
  * owner. When nothing changes the file is not written at all (its inode and mtime stay).
+ * `beforeWrite` sees the result before the file is written (and is told nothing if it fails).
  */
-export async function editBundleSpec(bundleDir: string, modifiers: readonly SpecModifier[]): Promise<BundleEditResult> {
+export async function editBundleSpec(
+  bundleDir: string,
+  modifiers: readonly SpecModifier[],
+  options: { beforeWrite?: (result: BundleEditResult) => void } = {},
+): Promise<BundleEditResult> {
   const loaded = await loadBundleConfig(bundleDir);
   const indent = detectJsonIndent(loaded.text);
   const originalText = stringifyJsonLossless(loaded.spec, indent);
@@ -62,6 +65,8 @@ export async function editBundleSpec(bundleDir: string, modifiers: readonly Spec
   }
 
   const changed = text !== originalText;
+  // The outcome is known before the (slow, fsync'd) write: a caller may act on it meanwhile.
+  options.beforeWrite?.({ changed, applied, spec });
   if (changed) {
     await writeFileAtomic(loaded.path, text, { mode: loaded.mode, uid: loaded.uid, gid: loaded.gid });
   }
@@ -95,41 +100,66 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   const uid = options.uid ?? existing?.uid;
   const gid = options.gid ?? existing?.gid;
   const dir = dirname(path);
-  const tempPath = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tempPath = join(dir, `.${basename(path)}.${process.pid}.${uniqueSuffix()}.tmp`);
 
-  let handle: FileHandle | undefined;
+  // Synchronous calls: this sits in every traced container's start path (the prepare step), where
+  // each async call would add a thread-pool round trip; nothing else runs meanwhile.
+  let fd: number | undefined;
   let created = false;
   try {
     // 'wx' is O_CREAT|O_EXCL: never reuse or follow something already at that name.
-    handle = await open(tempPath, 'wx', mode ?? 0o666);
+    fd = openSync(tempPath, 'wx', mode ?? 0o666);
     created = true;
-    await handle.writeFile(data);
-    const tempStat = await handle.stat();
+    writeFileSync(fd, data);
+    const tempStat = fstatSync(fd);
     if ((uid !== undefined && uid !== tempStat.uid) || (gid !== undefined && gid !== tempStat.gid)) {
-      await handle.chown(uid ?? tempStat.uid, gid ?? tempStat.gid);
+      fchownSync(fd, uid ?? tempStat.uid, gid ?? tempStat.gid);
     }
     // After chown, which clears setuid/setgid bits; also undoes the umask applied by open.
-    if (mode !== undefined) await handle.chmod(mode);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(tempPath, path);
+    if (mode !== undefined) fchmodSync(fd, mode);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tempPath, path);
     created = false;
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    if (created) await unlink(tempPath).catch(() => undefined);
+    if (fd !== undefined) closeQuietly(fd);
+    if (created) unlinkQuietly(tempPath);
     throw new SpecError(`${path}: cannot write: ${errorMessage(err)}`, { cause: err });
   }
 
   try {
-    const dirHandle = await open(dir, 'r');
+    const dirFd = openSync(dir, 'r');
     try {
-      await dirHandle.sync();
+      fsyncSync(dirFd);
     } finally {
-      await dirHandle.close();
+      closeSync(dirFd);
     }
   } catch (err) {
     throw new SpecError(`${path}: replaced, but syncing directory ${dir} failed: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Unique enough for a temp name beside the file (O_EXCL refuses a clash); no crypto to load. */
+let tempCounter = 0;
+function uniqueSuffix(): string {
+  tempCounter += 1;
+  return `${Date.now().toString(36)}${tempCounter.toString(36)}${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* the write already failed: that is the error to report */
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
   }
 }
 
@@ -151,9 +181,9 @@ async function loadBundleConfig(bundleDir: string): Promise<LoadedBundleConfig> 
   if (!dirStat.isDirectory()) throw new SpecError(`bundle ${bundleDir} is not a directory`);
 
   const path = join(bundleDir, BUNDLE_CONFIG_FILE);
-  let handle: FileHandle;
+  let fd: number;
   try {
-    handle = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw new SpecError(`${path}: bundle has no ${BUNDLE_CONFIG_FILE}`, { cause: err });
     throw new SpecError(`${path}: cannot open: ${errorMessage(err)}`, { cause: err });
@@ -162,14 +192,14 @@ async function loadBundleConfig(bundleDir: string): Promise<LoadedBundleConfig> 
   let fileStat: Stats;
   try {
     // Mode and owner from the very file we read, not from whatever the name points to later.
-    fileStat = await handle.stat();
+    fileStat = fstatSync(fd);
     if (!fileStat.isFile()) throw new SpecError(`${path}: not a regular file`);
-    bytes = await handle.readFile();
+    bytes = readFileSync(fd);
   } catch (err) {
     if (err instanceof SpecError) throw err;
     throw new SpecError(`${path}: cannot read: ${errorMessage(err)}`, { cause: err });
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 
   const text = decodeUtf8(bytes, path);
@@ -203,7 +233,7 @@ function applyModifier(modifier: SpecModifier, spec: OciSpec, path: string): Oci
 
 async function statIfExists(path: string): Promise<Stats | undefined> {
   try {
-    return await stat(path);
+    return statSync(path);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;

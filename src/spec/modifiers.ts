@@ -52,6 +52,44 @@ export function appendHooksModifier(
   };
 }
 
+/**
+ * Put `hooks` in `stage`: where the stage already holds hooks for which `isSameHook` is true,
+ * the first of them is replaced by ours in place (the others are dropped) when it differs;
+ * otherwise ours are appended after the user's. Our hooks carry settings (the state directory,
+ * the node binary), so a bundle prepared before with other settings gets today's, and a second
+ * `create` with the same settings changes nothing (the very same spec is returned).
+ */
+export function setHooksModifier(stage: HookStage, hooks: readonly OciHook[], isSameHook: (hook: OciHook) => boolean): SpecModifier {
+  const append = appendHooksModifier(stage, hooks, isSameHook);
+  const name = `set-hooks:${stage}`;
+  const ours = hooks.map((hook) => copyHook(validateHook(hook, `${name}: hook`)));
+  return {
+    name,
+    apply(spec: OciSpec): OciSpec {
+      const existing = spec.hooks?.[stage] ?? [];
+      const first = existing.findIndex((hook) => isSameHook(hook));
+      if (first < 0) return append.apply(spec);
+      const present = existing.filter((hook) => isSameHook(hook));
+      if (present.length === ours.length && present.every((hook, i) => sameHook(hook, ours[i] as OciHook))) return spec;
+      const kept = existing.filter((hook, i) => i === first || !isSameHook(hook));
+      const at = kept.indexOf(existing[first] as OciHook);
+      return {
+        ...spec,
+        hooks: {
+          ...(spec.hooks ?? {}),
+          [stage]: [...kept.slice(0, at), ...ours.map((hook) => copyHook(hook)), ...kept.slice(at + 1)],
+        },
+      };
+    },
+  };
+}
+
+/** Same fields with the same values (a timeout read from a file is a LosslessNumber: compared as text). */
+function sameHook(a: OciHook, b: OciHook): boolean {
+  const text = (hook: OciHook) => JSON.stringify(Object.entries(hook).map(([key, value]) => [key, key === 'timeout' && value != null ? String(value) : value]).sort(([x], [y]) => String(x).localeCompare(String(y))));
+  return text(a) === text(b);
+}
+
 /** Apply modifiers left to right as one. */
 export function composeModifiers(modifiers: readonly SpecModifier[], name?: string): SpecModifier {
   const list = [...modifiers];

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import { isOurHook, ourHook } from '../hooks/hook-spec.js';
 import type { Logger } from '../log/logger.js';
 import { editBundleSpec } from '../spec/bundle-config.js';
-import { appendHooksModifier, type SpecModifier } from '../spec/modifiers.js';
+import { setHooksModifier, type SpecModifier } from '../spec/modifiers.js';
 import type { OciHook, OciSpec } from '../spec/schema.js';
 import { isTracedBy, type TracePolicy } from './trace-policy.js';
 import { hostArch } from '../syscalls/index.js';
@@ -21,8 +21,8 @@ export function tracingModifiers(config: Config, env: NodeJS.ProcessEnv = proces
   const record = ourHook('record', config, env) as OciHook;
   const report = ourHook('report', config, env) as OciHook;
   return [
-    appendHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
-    appendHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
+    setHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
+    setHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
     recordModeModifier(config.recordSeccomp, hostArch()),
   ].map((m) => onlyIfTraced(m, config.trace));
 }
@@ -42,8 +42,13 @@ export function isTraced(spec: OciSpec): boolean {
   return (spec.hooks?.createRuntime ?? []).some((h) => isOurHook('record', h));
 }
 
-export async function prepareBundle(bundleDir: string, config: Config, log: Logger): Promise<{ changed: boolean; traced: boolean }> {
-  const result = await editBundleSpec(bundleDir, tracingModifiers(config));
+/**
+ * Make the bundle traced (or not, as the policy says). `onTraced` runs as soon as it is certain
+ * that the container will be traced, before config.json is written (the write is fsync'd), so that
+ * what has to start ahead of the container starts as early as it can.
+ */
+export async function prepareBundle(bundleDir: string, config: Config, log: Logger, onTraced?: () => void): Promise<{ changed: boolean; traced: boolean }> {
+  const result = await editBundleSpec(bundleDir, tracingModifiers(config), { beforeWrite: (r) => (isTraced(r.spec) ? onTraced?.() : undefined) });
   log.info({ bundle: bundleDir, changed: result.changed, applied: result.applied }, result.changed ? 'tracing hooks added' : 'tracing hooks already present');
   if (result.applied.includes(RECORD_MODE_MODIFIER_NAME)) {
     log.warn({ bundle: bundleDir, ...describeRecordModeEdit(result.spec) }, 'record mode: seccomp profile replaced by one that blocks nothing while recording');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../src/spec/errors.js';
 import { parseJsonLossless, stringifyJsonLossless } from '../../src/spec/lossless-json.js';
-import { appendHooksModifier, composeModifiers, type SpecModifier } from '../../src/spec/modifiers.js';
+import { appendHooksModifier, composeModifiers, setHooksModifier, type SpecModifier } from '../../src/spec/modifiers.js';
 import { validateSpec, type OciHook, type OciSpec } from '../../src/spec/schema.js';
 import { BIG_NUMBER_CONFIG, deepFreeze } from './fixtures.js';
 
@@ -120,5 +120,31 @@ describe('composeModifiers', () => {
     const spec: OciSpec = { ociVersion: '1' };
     expect(composeModifiers([]).apply(spec)).toBe(spec);
     expect(composeModifiers([], 'tracing').name).toBe('tracing');
+  });
+});
+
+describe('setHooksModifier', () => {
+  const NEW_RECORD: OciHook = { ...RECORD_HOOK, args: [...(RECORD_HOOK.args ?? []), '--state-dir', '/run/elsewhere'] };
+
+  it('appends when the stage holds none of ours, after the user hooks', () => {
+    const spec: OciSpec = { ociVersion: '1', hooks: { createRuntime: [{ path: '/user/hook' }] } };
+    expect(setHooksModifier('createRuntime', [RECORD_HOOK], isOurs).apply(spec).hooks?.createRuntime).toEqual([{ path: '/user/hook' }, RECORD_HOOK]);
+  });
+
+  it('returns the very same spec when ours is there as it would write it (a timeout read from a file included)', () => {
+    const once = setHooksModifier('createRuntime', [RECORD_HOOK], isOurs).apply(fixtureSpec());
+    expect(setHooksModifier('createRuntime', [RECORD_HOOK], isOurs).apply(once)).toBe(once);
+    const fromFile = parseJsonLossless(stringifyJsonLossless(once), 'written') as OciSpec;
+    expect(setHooksModifier('createRuntime', [RECORD_HOOK], isOurs).apply(fromFile)).toBe(fromFile);
+  });
+
+  it('replaces an older form of ours in place, keeping the user hooks around it in order, and drops duplicates', () => {
+    const spec: OciSpec = {
+      ociVersion: '1',
+      hooks: { createRuntime: [{ path: '/user/first' }, RECORD_HOOK, { path: '/user/second' }, RECORD_HOOK] },
+    };
+    const result = setHooksModifier('createRuntime', [NEW_RECORD], isOurs).apply(spec);
+    expect(result.hooks?.createRuntime).toEqual([{ path: '/user/first' }, NEW_RECORD, { path: '/user/second' }]);
+    expect(spec.hooks?.createRuntime).toHaveLength(4);
   });
 });
