@@ -4,11 +4,11 @@
  * the CLI's report action runs for hook use (src/cli/oci-ftrace.ts calls this too): the report, then the seccomp
  * files the config or the container's annotations ask for. src/cli/report-main.ts runs it.
  */
-import { dirname } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { reportContainer } from '../hooks/report-hook.js';
+import { writeReportSeccompFiles } from '../hooks/seccomp-files.js';
 import { createSyncFileLogger } from '../log/sync-logger.js';
-import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
+import type { CliProfileRequest } from '../profile/index.js';
 import { parseOciState, readStdin } from '../state/oci-state.js';
 import { runHookFailOpen } from './hook-runner.js';
 
@@ -19,10 +19,8 @@ export async function reportCommand(cli?: CliProfileRequest): Promise<number> {
   return runHookFailOpen('report', config, log, async () => {
     const state = parseOciState(await readStdin());
     const r = await reportContainer(state.id, config, log, { live: false });
-    // A profile that cannot be made is logged; the report itself is done.
-    await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, annotations: state.annotations, cli }).then(
-      (seccomp) => (seccomp.originalPath || seccomp.profilePath ? log.info({ id: state.id, originalPath: seccomp.originalPath, profilePath: seccomp.profilePath }, 'seccomp files written') : undefined),
-      (err: unknown) => log.error({ id: state.id, err: err instanceof Error ? err.message : String(err) }, 'seccomp profile not written'),
-    );
+    // The collector writes them when it finishes on its own; an explicit CLI request still does.
+    if (r.seccompWritten && !cli) return;
+    await writeReportSeccompFiles(r.summary, r.summaryPath, { config, annotations: state.annotations, log, cli });
   });
 }

@@ -6,14 +6,19 @@
  *            runtime's --log in runc's format and as one line on stderr).
  * stdin and stdout are /dev/null here; stderr is the runtime's, used only for that one line.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadConfig, type Config } from '../config/config.js';
-import { createFileLogger, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { createSyncFileLogger } from '../log/sync-logger.js';
 import { formatRuntimeLogLine, parseRuncArgv, resolveBundleDir, runtimeLogTarget, type RuncInvocation } from '../runc-args/index.js';
 import { validateContainerId } from '../state/oci-state.js';
 import { prepareBundle } from '../wrapper/prepare-bundle.js';
 import { startCollector } from '../collector/control.js';
-import { collectorFiles } from '../collector/files.js';
+import { collectorFiles, type CollectorFiles } from '../collector/files.js';
+import { instanceSettings } from '../hooks/record-hook.js';
+import { instanceNameFor } from '../state/paths.js';
+import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 
 export const EXIT_ABORT = 100;
 
@@ -27,6 +32,40 @@ function reportToRuntimeLog(inv: RuncInvocation | undefined, message: string): v
   }
 }
 
+/**
+ * Start the container's collector now, ahead of the container (bin/oci-ftrace-collector --serve):
+ * it sets up the trace while the runtime creates the container, and serves both hooks
+ * (src/collector/serve.ts). If this fails the hooks do the work in Node, as they did before:
+ * logged, never fatal. Returns the FIFOs to wait for.
+ */
+async function startServingCollector(id: string, config: Config, log: Logger): Promise<CollectorFiles | undefined> {
+  const files = collectorFiles(config.stateDir, id);
+  try {
+    mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
+    // An earlier container's: the collector's start script makes new ones (new inodes).
+    for (const f of [files.request, files.reply, files.instance, files.done]) rmSync(f, { force: true });
+    const instance = new TraceInstance(await locateTracefs(config.tracefsPath), instanceNameFor(id));
+    startCollector(id, process.env, { serve: { stateDir: config.stateDir, instanceDir: instance.path, ...instanceSettings(config) }, pidFile: files.pid });
+    return files;
+  } catch (err) {
+    log.warn({ id, err: (err as Error).message }, 'cannot start the collector ahead of the container; the hooks will start one');
+    return undefined;
+  }
+}
+
+/** The hooks need the FIFOs when the runtime runs them: wait (briefly) until the start script made them. */
+async function waitForFifos(files: CollectorFiles, log: Logger): Promise<void> {
+  for (const started = Date.now(); !(existsSync(files.request) && existsSync(files.reply)); ) {
+    if (Date.now() - started > FIFO_WAIT_MS) {
+      log.warn({ request: files.request }, 'the collector made no hook FIFOs; the hooks will run in Node');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const FIFO_WAIT_MS = 1000;
+
 async function main(argv: string[]): Promise<number> {
   let inv: RuncInvocation | undefined;
   let config: Config | undefined;
@@ -37,14 +76,21 @@ async function main(argv: string[]): Promise<number> {
     if (!inv.createsContainer || inv.usageError !== undefined) return 0;
     config = loadConfig();
     if (config.trace === 'never') return 0;
-    log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'oci-ftrace-runc' });
+    log = createSyncFileLogger({ file: config.logFile, level: config.logLevel, component: 'oci-ftrace-runc' });
     if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
     validateContainerId(inv.containerId);
     const bundle = resolveBundleDir(inv, process.cwd());
-    const { traced } = await prepareBundle(bundle, config, log.child({ id: inv.containerId }));
-    // Start the collector now, ahead of the container, so it is draining before the workload runs
-    // (the record hook must return fast and does not wait for it).
-    if (traced && config.collector) startCollector(inv.containerId, process.env, { await: true, pidFile: collectorFiles(config.stateDir, inv.containerId).pid });
+    const id = inv.containerId;
+    const cfg = config;
+    const logger = log;
+    // The collector starts as soon as the container is certain to be traced, before the spec is
+    // written: its start (Node's, and the kernel's instance setup) overlaps the rest of ours.
+    let serving: Promise<CollectorFiles | undefined> | undefined;
+    const { traced } = await prepareBundle(bundle, cfg, logger.child({ id }), () => {
+      if (cfg.collector) serving = startServingCollector(id, cfg, logger);
+    });
+    const files = await serving;
+    if (traced && files) await waitForFifos(files, log);
     return 0;
   } catch (err) {
     const message = `oci-ftrace-runc: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;

@@ -80,6 +80,8 @@ export class Collector {
   private readonly files: ReturnType<typeof collectorFiles>;
   private readonly outDir: string;
   private stopRequested = false;
+  /** Ends the current idle wait early: a stop or live-dump request is answered at once. */
+  private wake: (() => void) | undefined;
   private liveRequested = false;
   private distinctSize = 0;
   /** Records read from the kernel, and events the kernel reported missing between pages. */
@@ -153,14 +155,19 @@ export class Collector {
 
   requestStop(): void {
     this.stopRequested = true;
+    this.wake?.();
   }
 
   requestLiveDump(): void {
     this.liveRequested = true;
+    this.wake?.();
   }
 
-  /** The main loop: drain, order, analyse; sleep only when the buffer is empty. */
-  async run(): Promise<void> {
+  /**
+   * The main loop: drain, order, analyse; sleep only when the buffer is empty. Ends when asked
+   * (requestStop) or when the container's init is gone, with everything drained and written.
+   */
+  async run(): Promise<CollectorResult> {
     let lastCheckpoint = Date.now();
     let idleWait = 0;
     let lastDataAt = Date.now();
@@ -186,9 +193,21 @@ export class Collector {
       // Always yield to the event loop so signals are seen. Idle waits start at 1 ms and double up
       // to collectorPollMs: a burst that pauses for an instant must not find us asleep for long.
       idleWait = read > 0 ? 0 : Math.min(this.config.collectorPollMs, Math.max(1, idleWait * 2));
-      await new Promise((r) => (idleWait === 0 ? setImmediate(r) : setTimeout(r, idleWait)));
+      await new Promise<void>((r) => {
+        if (idleWait === 0) {
+          setImmediate(r);
+          return;
+        }
+        const timer = setTimeout(done, idleWait);
+        function done(): void {
+          clearTimeout(timer);
+          r();
+        }
+        this.wake = done;
+      });
+      this.wake = undefined;
     }
-    this.finish();
+    return this.finish();
   }
 
   /** Read every CPU's pages until the kernel has nothing more; returns the records read. */
@@ -287,8 +306,8 @@ export class Collector {
     writeFileSync(this.files.liveAck, String(this.liveSeq));
   }
 
-  /** Drain what is left, close the log, write the final summary. */
-  private finish(): void {
+  /** Drain what is left, close the log, write the final summary; what the done marker records. */
+  private finish(): CollectorResult {
     let quiet = 0;
     while (quiet < 2) quiet = this.drainAll() === 0 ? quiet + 1 : 0;
     this.spool?.endRound(Infinity);
@@ -301,18 +320,42 @@ export class Collector {
     const summary = this.summary('final');
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
     writeJsonFileAtomic(summaryPath, summary);
-    writeJsonFileAtomic(this.files.done, {
-      summaryPath,
-      consumed: this.consumed,
-      missedInPages: this.missedInPages,
-      missedUnknownPages: this.missedUnknownPages,
-      logRotations: this.logFile?.rotations ?? 0,
-    });
     this.log.info(
       { id: this.state.id, consumed: this.consumed, syscalls: summary.trace.syscallsTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents },
       'collector finished',
     );
+    return {
+      summary,
+      done: {
+        summaryPath,
+        consumed: this.consumed,
+        missedInPages: this.missedInPages,
+        missedUnknownPages: this.missedUnknownPages,
+        logRotations: this.logFile?.rotations ?? 0,
+      },
+    };
   }
+}
+
+/** What a finished collector leaves: the summary, and the facts its done marker records. */
+export interface CollectorResult {
+  summary: Summary;
+  done: DoneMarker;
+}
+
+/** The done marker (files.done): the collector wrote the final summary (and, when set, the seccomp files). */
+export interface DoneMarker {
+  summaryPath: string;
+  consumed: number;
+  missedInPages: number;
+  missedUnknownPages: number;
+  logRotations: number;
+  /** The seccomp files the config and annotations ask for are written too (the report need not). */
+  seccompWritten?: boolean;
+}
+
+export function writeDoneMarker(path: string, done: DoneMarker): void {
+  writeJsonFileAtomic(path, done);
 }
 
 /** True while pid exists and is not a zombie. */

@@ -1,28 +1,34 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binScript } from '../install/bin-paths.js';
 
 /** The collector's entry point, beside this module in dist/. */
 export function collectorEntryPoint(): string {
   return join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 }
 
+/** What a collector started ahead of the container (--serve) sets up itself: see bin/oci-ftrace-collector. */
+export interface ServeSettings {
+  stateDir: string;
+  /** The ftrace instance's directory. */
+  instanceDir: string;
+  bufferSizeKb: number;
+  clock: string;
+  events: readonly string[];
+}
+
 /**
- * Start the detached collector for a container: its own session, stdio on /dev/null (runc waits
- * for the hook's stdout/stderr to close, so nothing that outlives the hook may hold them).
+ * Start the detached collector for a container (bin/oci-ftrace-collector): its own session, stdio
+ * on /dev/null (runc waits for the hook's stdout/stderr to close, so nothing that outlives the
+ * hook may hold them), inherited descriptors closed. With `serve`, it serves the container's hooks.
  */
-export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await?: boolean; pidFile?: string } = {}): number {
-  // Runtimes may hand hooks descriptors without close-on-exec (crun does); Node passes those on to
-  // its children, and a runtime waiting for such a pipe to close would wait for our collector. A
-  // shell closes every inherited descriptor above stderr, then becomes the collector (bash: dash
-  // cannot name descriptors above 9).
-  const closes = inheritedFds().map((fd) => `${fd}>&-`).join(' ');
-  const child = spawn('/bin/bash', ['-c', `exec "$0" "$@" ${closes}`, process.execPath, collectorEntryPoint(), id, ...(opts.await ? ['--await'] : [])], {
-    detached: true,
-    stdio: 'ignore',
-    env,
-  });
+export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { serve?: ServeSettings; pidFile?: string } = {}): number {
+  const args = [process.execPath, collectorEntryPoint(), id];
+  const s = opts.serve;
+  if (s) args.push('--serve', s.stateDir, s.instanceDir, String(s.bufferSizeKb), s.clock, ...s.events);
+  const child = spawn(binScript('oci-ftrace-collector'), args, { detached: true, stdio: 'ignore', env });
   if (child.pid === undefined) throw new Error('cannot start the collector');
   child.unref();
   // Recorded at once (the collector writes it too, but only after loading): the record hook, which
@@ -32,17 +38,6 @@ export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { await
     writeFileSync(opts.pidFile, String(child.pid));
   }
   return child.pid;
-}
-
-/** Descriptors above stderr open in this process (Node's own are close-on-exec anyway). */
-function inheritedFds(): number[] {
-  try {
-    return readdirSync('/proc/self/fd')
-      .map(Number)
-      .filter((fd) => Number.isInteger(fd) && fd > 2 && fd < 1024);
-  } catch {
-    return [];
-  }
 }
 
 /** A collector already started for this container (by the prepare step), if one is alive. */
@@ -64,6 +59,15 @@ export function isOurCollector(pid: number, id: string): boolean {
     // Also matches the bash that is about to exec it (its argv carries the same arguments).
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return argv.some((a) => a.endsWith('collector/main.js')) && argv.includes(id);
+  } catch {
+    return false;
+  }
+}
+
+/** Was pid started to serve the hooks (--serve)? */
+export function isServingCollector(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--serve');
   } catch {
     return false;
   }

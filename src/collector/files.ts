@@ -1,6 +1,6 @@
 import { runStatePath } from '../state/paths.js';
 
-/** The collector's files beside the run state: checkpoint, live-dump ack, done marker. */
+/** The collector's files beside the run state: checkpoint, live-dump ack, done marker, hook FIFOs. */
 export interface CollectorFiles {
   /** Written first thing: lets the record hook find a collector started ahead of it. */
   pid: string;
@@ -9,9 +9,24 @@ export interface CollectorFiles {
   checkpoint: string;
   liveAck: string;
   done: string;
+  /** FIFO the hooks (bin/oci-ftrace-hook) write their requests to; the collector reads it. */
+  request: string;
+  /** FIFO the collector answers on. */
+  reply: string;
+  /** bin/oci-ftrace-collector's word on the instance it configured ("ok" or "error ..."). */
+  instance: string;
 }
 
 export function collectorFiles(stateDir: string, id: string): CollectorFiles {
   const base = runStatePath(stateDir, id).replace(/\.json$/, '');
-  return { pid: `${base}.collector-pid`, ready: `${base}.ready`, checkpoint: `${base}.checkpoint.json`, liveAck: `${base}.live-ack`, done: `${base}.done.json` };
+  return {
+    pid: `${base}.collector-pid`,
+    ready: `${base}.ready`,
+    checkpoint: `${base}.checkpoint.json`,
+    liveAck: `${base}.live-ack`,
+    done: `${base}.done.json`,
+    request: `${base}.request`,
+    reply: `${base}.reply`,
+    instance: `${base}.instance`,
+  };
 }

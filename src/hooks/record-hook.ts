@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { OciState } from '../state/oci-state.js';
 import { instanceNameFor } from '../state/paths.js';
 import { writeRunState, type RunState } from '../state/run-state.js';
-import { runningCollector, startCollector } from '../collector/control.js';
+import { isServingCollector, runningCollector, startCollector } from '../collector/control.js';
 import { collectorFiles } from '../collector/files.js';
 import { hostArch } from '../syscalls/index.js';
 import { CONTAINER_EVENTS, TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
@@ -33,19 +33,22 @@ function readComm(pid: number): string | undefined {
   }
 }
 
+/** The instance's settings from the config, but for the pids (named when tracing begins). */
+export function instanceSettings(config: Config): { bufferSizeKb: number; clock: string; events: readonly string[] } {
+  return { bufferSizeKb: config.bufferSizeKb, clock: TRACE_CLOCK, events: CONTAINER_EVENTS };
+}
+
 /**
- * The record step, run by the runtime at createRuntime: the container's init process exists and
- * waits; nothing of the workload has run. One ftrace instance per container follows that pid and
- * every task it forks; a detached collector drains it from now on. Returns fast.
+ * Begin tracing the container on a configured instance: its init's threads into set_event_pid,
+ * the events on, and the run state written for report and livedump. Shared by the record hook and
+ * by the collector that serves it (bin/oci-ftrace-hook).
  */
-export async function recordContainer(state: OciState, config: Config, log: Logger): Promise<void> {
+export function beginTracing(instance: TraceInstance, state: OciState, config: Config, extra: Pick<RunState, 'collectorPid'> = {}): RunState {
   if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
-  const tracefsRoot = await locateTracefs(config.tracefsPath);
-  const instance = new TraceInstance(tracefsRoot, instanceNameFor(state.id));
   const runState: RunState = {
     version: 1,
     id: state.id,
-    tracefsRoot,
+    tracefsRoot: instance.tracefsRoot,
     instance: instance.name,
     pid: state.pid,
     bundle: state.bundle,
@@ -53,18 +56,35 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
     arch: hostArch(),
     recordedAt: new Date().toISOString(),
     initComm: readComm(state.pid),
+    ...extra,
   };
-  instance.create({ bufferSizeKb: config.bufferSizeKb, clock: TRACE_CLOCK, pids: threadsOf(state.pid), events: CONTAINER_EVENTS });
+  instance.start(threadsOf(state.pid), CONTAINER_EVENTS);
+  // A thread started between listing and writing would be missed: list again until stable.
+  for (let pass = 0; pass < 3; pass++) {
+    const known = new Set(instance.eventPids());
+    const missing = threadsOf(state.pid).filter((t) => !known.has(t));
+    if (missing.length === 0) break;
+    instance.addPids(missing);
+  }
+  runState.initialTasks = instance.eventPids().slice(0, 4096);
+  writeRunState(config.stateDir, runState);
+  return runState;
+}
+
+/**
+ * The record step, run by the runtime at createRuntime when no collector serves the hook (see
+ * bin/oci-ftrace-hook): the container's init process exists and waits; nothing of the workload
+ * has run. One ftrace instance per container follows that pid and every task it forks; a detached
+ * collector drains it from now on. Returns fast.
+ */
+export async function recordContainer(state: OciState, config: Config, log: Logger): Promise<void> {
+  if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
+  const tracefsRoot = await locateTracefs(config.tracefsPath);
+  const instance = new TraceInstance(tracefsRoot, instanceNameFor(state.id));
+  instance.configure(instanceSettings(config));
+  let runState: RunState;
   try {
-    // A thread started between listing and writing would be missed: list again until stable.
-    for (let pass = 0; pass < 3; pass++) {
-      const known = new Set(instance.eventPids());
-      const missing = threadsOf(state.pid).filter((t) => !known.has(t));
-      if (missing.length === 0) break;
-      instance.addPids(missing);
-    }
-    runState.initialTasks = instance.eventPids().slice(0, 4096);
-    writeRunState(config.stateDir, runState);
+    runState = beginTracing(instance, state, config);
   } catch (err) {
     instance.removeQuietly();
     throw err;
@@ -73,12 +93,30 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
   if (config.collector) {
     // Without a collector the trace is still read at stop, from whatever the buffer kept.
     try {
-      // Normally the wrapper's prepare step started one ahead of the container; else start it now.
-      collectorPid = runningCollector(collectorFiles(config.stateDir, state.id).pid, state.id) ?? startCollector(state.id, process.env);
+      // A collector the wrapper's prepare step started may be up without serving the hook (its
+      // FIFOs were missing); else start one now.
+      collectorPid = adoptableCollector(collectorFiles(config.stateDir, state.id).pid, state.id) ?? startCollector(state.id, process.env);
       writeRunState(config.stateDir, { ...runState, collectorPid });
     } catch (err) {
       log.warn({ id: state.id, err: (err as Error).message }, 'cannot start the collector; the trace will be read at stop');
     }
   }
   log.info({ id: state.id, pid: state.pid, instance: instance.path, bufferSizeKb: config.bufferSizeKb, collectorPid }, 'recording container');
+}
+
+/**
+ * A collector already draining for this container, to use rather than start a second one. One
+ * started to serve the hooks (src/collector/serve.ts) drains only after it served the record
+ * hook itself; we run because it did not (it gave up, or the hook stopped waiting), so it is
+ * stopped and a new one started.
+ */
+function adoptableCollector(pidFile: string, id: string): number | undefined {
+  const pid = runningCollector(pidFile, id);
+  if (pid === undefined || !isServingCollector(pid)) return pid;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
+  }
+  return undefined;
 }

@@ -21,11 +21,15 @@ export interface ReportResult {
   summaryPath: string;
   logPath: string | undefined;
   headline: string;
+  /** The collector wrote the seccomp files the config and annotations ask for (its done marker says). */
+  seccompWritten?: boolean;
 }
 
 export { lossFromStats } from '../report/loss.js';
 
 const CheckpointSchema = z.object({ consumed: z.number().int().nonnegative(), summary: SummarySchema });
+/** The collector's done marker (src/collector/collector.ts, DoneMarker): only what report reads. */
+const DoneMarkerSchema = z.object({ summaryPath: z.string(), seccompWritten: z.boolean().optional() }).passthrough();
 
 interface Target {
   id: string;
@@ -59,8 +63,9 @@ async function locate(id: string, config: Config): Promise<Target> {
  */
 export async function reportContainer(id: string, config: Config, log: Logger, opts: { live: boolean }): Promise<ReportResult> {
   const t = await locate(id, config);
-  if (!t.instance.exists()) throw new Error(`no trace for container ${id}: ftrace instance ${t.instance.path} does not exist`);
   const files = collectorFiles(config.stateDir, id);
+  // A collector that finished on its own (the container's init exited) has removed the instance.
+  if (!t.instance.exists() && (opts.live || !existsSync(files.done))) throw new Error(`no trace for container ${id}: ftrace instance ${t.instance.path} does not exist`);
   const collectorPid = t.runState?.collectorPid;
 
   if (opts.live) {
@@ -75,12 +80,18 @@ export async function reportContainer(id: string, config: Config, log: Logger, o
   if (collectorPid !== undefined) {
     // 'absent' with a done marker: it finished on its own when the container's init exited.
     const outcome = await stopCollector(collectorPid, id, files.ready, config.collectorStopTimeoutSeconds * 1000);
-    if (outcome !== 'killed' && existsSync(files.done)) {
-      const summaryPath = join(t.outDir, SUMMARY_FILE_NAME);
-      result = finishResult(readSummary(summaryPath), summaryPath, config.writeLog ? join(t.outDir, LOG_FILE_NAME) : undefined, log, id);
+    const done = outcome !== 'killed' ? readDoneMarker(files.done) : undefined;
+    if (done) {
+      result = resultFromCollector(t, done, config, log);
     } else {
       log.warn({ id, collectorPid, outcome }, 'collector did not finish; reporting from the ring buffer and its last checkpoint');
     }
+  }
+  if (!result && !t.instance.exists()) {
+    // No collector known, and no instance: only a done marker can say what was recorded.
+    const done = readDoneMarker(files.done);
+    if (!done) throw new Error(`no trace for container ${id}: the collector left no summary and the ftrace instance is gone`);
+    result = resultFromCollector(t, done, config, log);
   }
   if (!result) result = await ringBufferReport(t, config, log, { live: false, checkpoint: readCheckpoint(files.checkpoint), appendLog: collectorPid !== undefined });
   t.instance.remove();
@@ -89,8 +100,23 @@ export async function reportContainer(id: string, config: Config, log: Logger, o
   return result;
 }
 
+/** The report a collector finished: its summary, as its done marker records. */
+function resultFromCollector(t: Target, done: z.infer<typeof DoneMarkerSchema>, config: Config, log: Logger): ReportResult {
+  const summaryPath = join(t.outDir, SUMMARY_FILE_NAME);
+  const logPath = config.writeLog ? join(t.outDir, LOG_FILE_NAME) : undefined;
+  return { ...finishResult(readSummary(summaryPath), summaryPath, logPath, log, t.id), seccompWritten: done.seccompWritten === true };
+}
+
 function readSummary(path: string): Summary {
   return SummarySchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+function readDoneMarker(path: string): z.infer<typeof DoneMarkerSchema> | undefined {
+  try {
+    return DoneMarkerSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 function readCheckpoint(path: string): z.infer<typeof CheckpointSchema> | undefined {

@@ -1,0 +1,239 @@
+/*
+ * The collector as the wrapper's prepare step starts it, ahead of the container: it serves the
+ * container's two hooks (bin/oci-ftrace-hook) from a process that is already running, so that
+ * neither hook waits for a Node start or for the kernel's slow instance work.
+ *
+ *   before the record hook   create the instance with its buffer, clock and options (most of the
+ *                            kernel's work), and listen on the hook FIFOs;
+ *   record (createRuntime)   name the init's threads, turn the events on, answer: tracing is on
+ *                            before the runtime goes on, as with the Node hook;
+ *   until the end            drain the ring buffer (Collector);
+ *   report (poststop)        drain the rest, write log, summary and seccomp files, remove our
+ *                            state, answer, and only then remove the instance (the kernel takes
+ *                            40 to 120 ms), so the runtime's delete does not wait for it.
+ *
+ * When the container's init exits first, the collector finishes on its own and waits a few
+ * seconds for the report hook, to answer it at once. Anything it cannot do, it answers with
+ * "fallback" (or not at all, if it died), and the hook runs the Node hook, which does the work
+ * as it always did.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Config } from '../config/config.js';
+import { beginTracing, instanceSettings } from '../hooks/record-hook.js';
+import { writeReportSeccompFiles } from '../hooks/seccomp-files.js';
+import type { Logger } from '../log/logger.js';
+import { instanceNameFor } from '../state/paths.js';
+import { readRunState, removeRunState, type RunState } from '../state/run-state.js';
+import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
+import { Collector, writeDoneMarker, type CollectorResult } from './collector.js';
+import { collectorFiles, type CollectorFiles } from './files.js';
+import { HookChannel, isBadRequest, type HookRequest } from './hook-channel.js';
+
+/** How long a collector started ahead waits for its container's record hook. */
+const AWAIT_RECORD_MS = 60_000;
+/** How long a collector that finished on its own waits for the report hook (engines delete at once). */
+const LINGER_MS = 5_000;
+/** How long bin/oci-ftrace-collector may take to configure the instance (it takes about 35 ms). */
+const INSTANCE_MARKER_WAIT_MS = 3_000;
+/** How long an instance an earlier container of this id is still removing may take to go. */
+const STALE_INSTANCE_WAIT_MS = 3_000;
+
+export async function serveContainer(id: string, config: Config, log: Logger): Promise<number> {
+  const files = collectorFiles(config.stateDir, id);
+  let channel: HookChannel;
+  try {
+    channel = HookChannel.open(files);
+  } catch (err) {
+    log.warn({ id, err: (err as Error).message }, 'cannot serve the hooks; the record hook will trace without us');
+    releasePidFile(files.pid);
+    return 1;
+  }
+  let stopping = false;
+  let collector: Collector | undefined;
+  const stop = (): void => {
+    stopping = true;
+    channel.cancel();
+    collector?.requestStop();
+    wakeWaiters();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGUSR1', () => collector?.requestLiveDump());
+  process.on('SIGHUP', () => undefined); // a closing terminal is not a reason to lose the trace
+
+  // The kernel's slow part, while the runtime creates the container.
+  let instance: TraceInstance | undefined;
+  let instanceIno: number | undefined;
+  let setupError: string | undefined;
+  try {
+    instance = new TraceInstance(await locateTracefs(config.tracefsPath), instanceNameFor(id));
+    const settings = instanceSettings(config);
+    // bin/oci-ftrace-collector configures the instance while Node starts; check its work.
+    const shell = await readInstanceMarker(files.instance, INSTANCE_MARKER_WAIT_MS);
+    if (shell !== 'ok' || !instance.isConfiguredAs(settings)) {
+      log.info({ id, startScript: shell ?? 'no word' }, 'configuring the ftrace instance here');
+      if (!(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) log.warn({ id, instance: instance.path }, 'replacing a stale ftrace instance');
+      instance.configure(settings);
+    }
+    instanceIno = instance.inode();
+  } catch (err) {
+    setupError = (err as Error).message;
+  }
+
+  // For the log: how long our start took, and how long the record hook waited for it.
+  const readyAt = process.uptime();
+  const record = stopping ? undefined : await channel.next(AWAIT_RECORD_MS);
+  const recordAt = process.uptime();
+  const giveUp = async (reason: string | undefined): Promise<number> => {
+    if (record && reason) channel.reply(record.nonce, { fallback: reason });
+    channel.close();
+    releasePidFile(files.pid);
+    await instance?.removeAsync(instanceIno).catch(() => undefined);
+    return reason ? 1 : 0;
+  };
+  if (!record) {
+    log.info({ id }, stopping ? 'stopped before the container was created' : 'container was never created; collector exits');
+    return giveUp(undefined);
+  }
+  if (record.kind !== 'record' || record.state.id !== id) return giveUp(`expected record of ${id}, got ${record.kind} of ${record.state.id}`);
+  if (setupError || !instance) return giveUp(setupError ?? 'no instance');
+
+  let runState: RunState;
+  try {
+    runState = beginTracing(instance, record.state, config, { collectorPid: process.pid });
+  } catch (err) {
+    return giveUp((err as Error).message);
+  }
+  // Signal handlers are in place: a report that does not use the FIFOs may SIGTERM us from now on.
+  writeFileSync(files.ready, String(process.pid));
+  channel.reply(record.nonce, { ok: true });
+  log.info(
+    {
+      id,
+      pid: runState.pid,
+      instance: instance.path,
+      bufferSizeKb: config.bufferSizeKb,
+      readyAfterMs: Math.round(readyAt * 1000),
+      recordRequestAfterMs: Math.round(recordAt * 1000),
+      answeredAfterMs: Math.round(process.uptime() * 1000),
+    },
+    'recording container (the collector serves the hooks)',
+  );
+
+  let report: HookRequest | undefined;
+  let result: CollectorResult;
+  try {
+    collector = new Collector(runState, config, log);
+    channel.onRequest((r) => {
+      if (isBadRequest(r)) {
+        if (r.nonce) channel.reply(r.nonce, { fallback: r.error });
+      } else if (r.kind === 'report' && r.state.id === id && !report) {
+        report = r;
+        collector?.requestStop();
+        wakeWaiters();
+      } else {
+        channel.reply(r.nonce, { fallback: `unexpected ${r.kind} of ${r.state.id}` });
+      }
+    });
+    if (stopping) collector.requestStop();
+    result = await collector.run();
+  } catch (err) {
+    // The trace stays on: the Node report reads what the ring buffer holds.
+    log.error({ id, err: (err as Error).message }, 'collector failed; report will fall back to the ring buffer');
+    if (report) channel.reply(report.nonce, { fallback: 'collector failed' });
+    channel.close();
+    return 1;
+  }
+  const seccompWritten = await writeReportSeccompFiles(result.summary, result.done.summaryPath, {
+    config,
+    annotations: (report as HookRequest | undefined)?.state.annotations ?? record.state.annotations,
+    log,
+  });
+  writeDoneMarker(files.done, { ...result.done, seccompWritten });
+
+  // Finished on its own (the init exited): the instance holds nothing more, so remove it now, and
+  // wait a little for the report hook, to answer it at once.
+  let removal: Promise<void> | undefined;
+  if (!report && !stopping) {
+    removal = instance.removeAsync(instanceIno).catch((err: Error) => log.warn({ id, err: err.message }, 'cannot remove the ftrace instance'));
+    await waitFor(() => report !== undefined || stopping, LINGER_MS);
+  }
+  const answered = report as HookRequest | undefined;
+  if (answered) {
+    // Our state goes before the answer: once the runtime's delete returns, the id is free.
+    removeState(config, files, runState);
+    channel.reply(answered.nonce, { ok: true });
+  }
+  // Else the Node report (SIGTERM) or a later one finds the done marker and the run state.
+  channel.close();
+  await (removal ?? instance.removeAsync(instanceIno).catch((err: Error) => log.warn({ id, err: err.message }, 'cannot remove the ftrace instance')));
+  return 0;
+}
+
+/** The start script's word on the instance ("ok", "error ..."), once it has written a whole line. */
+async function readInstanceMarker(path: string, timeoutMs: number): Promise<string | undefined> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((r) => setTimeout(r, 2))) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!text.endsWith('\n')) continue;
+    rmSync(path, { force: true });
+    return text.trim();
+  }
+  return undefined;
+}
+
+/** Everything of ours beside the run state, once the report is answered. */
+function removeState(config: Config, files: CollectorFiles, runState: RunState): void {
+  removeRunStateIfOurs(config, runState);
+  for (const f of [files.ready, files.checkpoint, files.liveAck, files.done]) rmSync(f, { force: true });
+  releasePidFile(files.pid);
+}
+
+/** The run state, unless a container created since with this id wrote its own. */
+function removeRunStateIfOurs(config: Config, runState: RunState): void {
+  try {
+    const now = readRunState(config.stateDir, runState.id);
+    if (now?.recordedAt === runState.recordedAt && now.collectorPid === process.pid) removeRunState(config.stateDir, runState.id);
+  } catch {
+    /* unreadable: not ours to judge */
+  }
+}
+
+/** The pid file, if it still names us (a later container with this id may have its own). */
+function releasePidFile(path: string): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
+  } catch {
+    /* gone already */
+  }
+}
+
+let waiters: (() => void)[] = [];
+function wakeWaiters(): void {
+  const all = waiters;
+  waiters = [];
+  for (const w of all) w();
+}
+
+/** Resolves when cond() holds (checked whenever something wakes the waiters) or after timeoutMs. */
+function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (cond()) return resolve();
+    const timer = setTimeout(finish, timeoutMs);
+    function check(): void {
+      if (cond()) finish();
+      else waiters.push(check);
+    }
+    function finish(): void {
+      clearTimeout(timer);
+      waiters = waiters.filter((w) => w !== check);
+      resolve();
+    }
+    waiters.push(check);
+  });
+}
+
