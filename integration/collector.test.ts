@@ -9,7 +9,7 @@ import { collectorFiles } from '../src/collector/files.js';
 import { SummarySchema } from '../src/report/summary.js';
 import { makeBusyboxBundle } from './lab/bundle.js';
 import { ANALYZER, RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
-import { isProcessAlive, listTracefsInstances } from './lab/leaks.js';
+import { isProcessAlive, leftovers } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { createAndStart, deleteContainer, waitStopped, type DetachedContainer } from './support/detached.js';
 import { makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
@@ -67,7 +67,7 @@ describe('a container making 1,000,000 syscalls', () => {
     expect(write - N).toBeLessThan(20);
     // And the log's read lines are exactly the aggregate's reads.
     expect((log.match(/^\S+ .* \d+ read\(/gm) ?? []).length).toBe(read);
-    expect(listTracefsInstances()).toEqual([]);
+    expect((await leftovers()).instances).toEqual([]);
   });
 
   it('with the collector disabled: the loss is counted, not hidden', async () => {
@@ -106,8 +106,7 @@ describe('a container making 1,000,000 syscalls', () => {
     expect(summary.loss.lost).toBeGreaterThan(0);
     // The checkpoint's part is kept: the count covers more than one ring buffer could hold.
     expect(summary.syscalls.read?.count ?? 0).toBeGreaterThan(0);
-    expect(readdirSync(traced.stateDir)).toEqual([]);
-    expect(listTracefsInstances()).toEqual([]);
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   });
 });
 
@@ -140,6 +139,6 @@ describe('a container running for 60 s at a steady rate', () => {
     expect(summary.loss.lost).toBe(0);
     expect(summary.syscalls.openat?.count).toBeGreaterThanOrEqual(600 * 50);
     expect(summary.syscalls.openat!.count).toBeGreaterThan(liveSummary.syscalls.openat!.count);
-    expect(listTracefsInstances()).toEqual([]);
+    expect((await leftovers()).instances).toEqual([]);
   }, 180_000);
 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxBundle } from './lab/bundle.js';
 import { CRUN, RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
-import { listTracefsInstances, processesMatching } from './lab/leaks.js';
+import { leftovers } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { containerPids, logLinesFor, makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
 
@@ -46,12 +46,10 @@ function expectTraceOfWorkload(id: string): void {
   expect(summary.loss.lost).toBe(0);
 }
 
-function expectNothingLeft(bundleDir: string): void {
-  expect(listTracefsInstances()).toEqual([]);
-  expect(processesMatching(/oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs/)).toEqual([]);
+async function expectNothingLeft(bundleDir: string): Promise<void> {
+  expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   // Only what was there before: no temp files beside config.json.
   expect(readdirSync(bundleDir).sort()).toEqual(['config.json', 'rootfs']);
-  expect(existsSync(traced.stateDir) ? readdirSync(traced.stateDir) : []).toEqual([]);
 }
 
 describe.each([
@@ -69,7 +67,7 @@ describe.each([
     expect(got.stdout).toBe(expected.stdout);
     expect(got.stderr).toBe(expected.stderr);
     expectTraceOfWorkload(id);
-    expectNothingLeft(wrapped.bundleDir);
+    await expectNothingLeft(wrapped.bundleDir);
   });
 
   it('create/start/delete as containerd calls it: --root, --log json, --pid-file, detached stdio', async () => {
@@ -103,7 +101,6 @@ describe.each([
     await runCommand(WRAPPER, [...globals, 'delete', '--force', id], { env, reject: false });
     expect(readFileSync(outFile, 'utf8')).toMatch(/^Linux .*\n.*\nbin\n/s);
     expectTraceOfWorkload(id);
-    expect(listTracefsInstances()).toEqual([]);
-    expect(readdirSync(traced.stateDir)).toEqual([]);
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   });
 });

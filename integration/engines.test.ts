@@ -11,7 +11,7 @@ import { startContainerd, type Containerd } from './lab/containerd.js';
 import { startDockerd, type Dockerd } from './lab/dockerd.js';
 import { RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
 import { buildOciImageTar, dockerImport, type OciImageTar } from './lab/image.js';
-import { listTracefsInstances, processesMatching } from './lab/leaks.js';
+import { leftovers, listTracefsInstances } from './lab/leaks.js';
 import { PODMAN_RUN_ARGS, preparePodman, type Podman } from './lab/podman.js';
 import { containerPids, logLinesFor, makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
 
@@ -149,8 +149,8 @@ describe('podman: podman run --runtime oci-ftrace-runc', () => {
 });
 
 describe('nothing of ours is left', () => {
-  it('has no tracefs instance, prepare or hook process', () => {
-    expect(listTracefsInstances()).toEqual([]);
-    expect(processesMatching(/oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs/)).toEqual([]);
+  it('has no tracefs instance, prepare, hook or collector process', async () => {
+    const left = await leftovers();
+    expect({ instances: left.instances, processes: left.processes }).toEqual({ instances: [], processes: [] });
   });
 });

@@ -1,5 +1,5 @@
 // What a test may leave behind on the machine: tracefs instances and processes. Tests assert these are empty.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { tracefsRoot } from './env.js';
 
@@ -63,4 +63,32 @@ export function mountsUnder(dir: string): string[] {
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.
 function decodeMountinfoPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Our processes: the prepare step, hooks, collectors and their start scripts. */
+export const OUR_PROCESSES = /oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs|bin\/oci-ftrace-(hook|collector)\b/;
+
+export interface Leftovers {
+  instances: string[];
+  processes: ProcessInfo[];
+  stateFiles: string[];
+}
+
+/**
+ * What a traced container left, once it has had time to go: a collector removes its ftrace instance
+ * (the kernel takes 40 to 120 ms) after it answered the report hook, and exits after that. Polls
+ * until nothing is left or timeoutMs passed, and returns what is still there.
+ */
+export async function leftovers(opts: { stateDir?: string; timeoutMs?: number } = {}): Promise<Leftovers> {
+  const look = (): Leftovers => ({
+    instances: listTracefsInstances(),
+    processes: processesMatching(OUR_PROCESSES),
+    stateFiles: opts.stateDir !== undefined && existsSync(opts.stateDir) ? readdirSync(opts.stateDir) : [],
+  });
+  const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+  for (;;) {
+    const now = look();
+    if ((now.instances.length === 0 && now.processes.length === 0 && now.stateFiles.length === 0) || Date.now() > deadline) return now;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
