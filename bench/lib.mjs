@@ -201,7 +201,9 @@ export async function labModules() {
     entry,
     ['bundle', 'containerd', 'dockerd', 'image', 'leaks', 'cleanup', 'daemon', 'env'].map((m) => `export * from ${JSON.stringify(path.join(labDir, `${m}.ts`))};`).join('\n'),
   );
-  const outfile = path.join(REPO, 'node_modules', '.cache', 'oci-ftrace-bench', 'lab.mjs');
+  // Under this checkout's dist/ (node_modules may be shared with other checkouts): Node resolves
+  // the lab's packages from REPO/node_modules above it.
+  const outfile = path.join(REPO, 'dist', '.cache', 'oci-ftrace-bench', 'lab.mjs');
   const esbuild = await import('esbuild');
   await esbuild.build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
   await esbuild.stop();
