@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const LAUNCHER = path.join(REPO, 'bin', 'oci-ftrace-runc');
+/** What engines run: the front door (npm run build), which hands creates to BASH_LAUNCHER. */
+export const LAUNCHER = path.join(REPO, 'dist', 'bin', 'oci-ftrace-runc');
+export const BASH_LAUNCHER = path.join(REPO, 'bin', 'oci-ftrace-runc');
 export const RUNC = '/usr/sbin/runc';
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
