@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const LAUNCHER = path.join(REPO, 'bin', 'oci-ftrace-runc');
+/** What engines run: the front door (npm run build), which hands creates to BASH_LAUNCHER. */
+export const LAUNCHER = path.join(REPO, 'dist', 'bin', 'oci-ftrace-runc');
+export const BASH_LAUNCHER = path.join(REPO, 'bin', 'oci-ftrace-runc');
 export const RUNC = '/usr/sbin/runc';
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -201,7 +203,9 @@ export async function labModules() {
     entry,
     ['bundle', 'containerd', 'dockerd', 'image', 'leaks', 'cleanup', 'daemon', 'env'].map((m) => `export * from ${JSON.stringify(path.join(labDir, `${m}.ts`))};`).join('\n'),
   );
-  const outfile = path.join(REPO, 'node_modules', '.cache', 'oci-ftrace-bench', 'lab.mjs');
+  // Under this checkout's dist/ (node_modules may be shared with other checkouts): Node resolves
+  // the lab's packages from REPO/node_modules above it.
+  const outfile = path.join(REPO, 'dist', '.cache', 'oci-ftrace-bench', 'lab.mjs');
   const esbuild = await import('esbuild');
   await esbuild.build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
   await esbuild.stop();

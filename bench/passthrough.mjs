@@ -1,14 +1,20 @@
 // Pass-through calls: what an engine pays for every runtime call that creates nothing (state,
-// list, --version; containerd also calls start, delete, kill, events...). The launcher must cost
-// one exec of bash and nothing else: checked with strace first, then timed against bare runc.
+// list, --version; containerd also calls start, delete, kill, events...). The front door
+// (dist/bin/oci-ftrace-runc, what engines run) must cost one exec of itself and nothing else:
+// checked with strace first, then timed against bare runc, beside the bash launcher
+// (bin/oci-ftrace-runc, where the front door hands creates) doing the same call by itself.
 //
-//   sudo node bench/passthrough.mjs        (BENCH_RUNS=N, default 200)
+//   sudo node bench/passthrough.mjs        (BENCH_RUNS=N, default 200; needs npm run build)
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LAUNCHER, RUNC, SYSTEM_PATH, benchEnvironment, labModules, machineLine, printTable, removeDir, rounds, runsFromEnv, tempDir, timeSync, withCleanup } from './lib.mjs';
+import { BASH_LAUNCHER, LAUNCHER, RUNC, SYSTEM_PATH, benchEnvironment, labModules, machineLine, median, printTable, removeDir, rounds, runsFromEnv, tempDir, timeSync, withCleanup } from './lib.mjs';
 
 benchEnvironment();
+if (!existsSync(LAUNCHER)) {
+  console.error(`bench: ${LAUNCHER} missing: npm run build`);
+  process.exit(1);
+}
 const runs = runsFromEnv(200);
 const work = tempDir('oci-ftrace-bench-pass-');
 const root = path.join(work, 'runc-root');
@@ -16,8 +22,8 @@ const id = `bench-pass-${process.pid}`;
 const env = { PATH: SYSTEM_PATH };
 
 /**
- * strace -f of one launcher call: the processes it made and what each exec'd. A pass-through is
- * the launcher's own exec (bash) and then the runtime's, in one process: no fork, no Node.
+ * strace -f of one front door call: the processes it made and what each exec'd. A pass-through is
+ * the front door's own exec and then the runtime's, in one process: no bash, no fork, no Node.
  */
 function straceExecs(args) {
   const out = path.join(work, 'strace.out');
@@ -27,21 +33,27 @@ function straceExecs(args) {
   const execs = lines.filter((l) => /execve\(/.test(l) && !/= -1 /.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
   const firstPid = lines[0]?.split(/\s+/)[0];
   const runtimeExec = lines.findIndex((l) => l.includes(`execve("${RUNC}"`));
-  // Anything the launcher's process did before it became the runtime.
+  // Anything the front door's process did before it became the runtime.
   const forksBefore = lines.slice(0, Math.max(runtimeExec, 0)).filter((l) => /\b(fork|vfork|clone3?)\(/.test(l));
   const pids = new Set(lines.map((l) => l.split(/\s+/)[0]));
   return { execs, forksBefore: forksBefore.length, samePid: lines.filter((l) => l.includes('execve(')).every((l) => l.startsWith(`${firstPid} `)), processes: pids.size };
 }
 
+const CALLS = (rootDir) => [
+  ['--version', ['--version']],
+  ['list', ['--root', rootDir, 'list']],
+  ['state', ['--root', rootDir, 'state', id]],
+];
+
 await withCleanup(
   async () => {
     const { makeBusyboxBundle } = await labModules();
     const bundle = await makeBusyboxBundle(path.join(work, 'bundle'), { args: ['sleep', '3600'] });
-    // A container for state to look at (bare runc: the launcher takes no part in it).
+    // A container for state to look at (bare runc: the launchers take no part in it).
     timeSync(RUNC, ['--root', root, 'run', '--detach', '--bundle', bundle.bundleDir, id], { env, stdio: 'ignore' });
 
-    console.log(`Pass-through calls: bare runc against bin/oci-ftrace-runc (bash launcher, exec)\n${machineLine()}`);
-    for (const [label, args] of [['--version', ['--version']], ['list', ['--root', root, 'list']], ['state', ['--root', root, 'state', id]]]) {
+    console.log(`Pass-through calls: bare runc, the front door (dist/bin/oci-ftrace-runc) and the bash launcher (bin/oci-ftrace-runc)\n${machineLine()}`);
+    for (const [label, args] of CALLS(root)) {
       const s = straceExecs(args);
       if (s.error) {
         console.log(`strace check skipped: ${s.error}`);
@@ -53,20 +65,25 @@ await withCleanup(
     }
 
     const cases = [];
-    for (const [label, args] of [
-      ['--version', ['--version']],
-      ['list', ['--root', root, 'list']],
-      ['state', ['--root', root, 'state', id]],
-    ]) {
+    for (const [label, args] of CALLS(root)) {
       cases.push({ name: `runc ${label}`, group: label, run: () => timeSync(RUNC, args, { env }) });
-      cases.push({ name: `oci-ftrace-runc ${label}`, group: label, run: () => timeSync(LAUNCHER, args, { env }) });
+      cases.push({ name: `front door ${label}`, group: label, run: () => timeSync(LAUNCHER, args, { env }) });
+      cases.push({ name: `bash launcher ${label}`, group: label, run: () => timeSync(BASH_LAUNCHER, args, { env }) });
     }
     cases.push({ name: 'bash -p -c : (a bash exec alone)', group: 'bash', run: () => timeSync('/bin/bash', ['-p', '-c', ':'], { env }) });
     const results = await rounds(cases, { runs, warmup: 5 });
-    for (const label of ['--version', 'list', 'state']) {
+    for (const [label] of CALLS(root)) {
       printTable(`${label} (${runs} runs each, interleaved)`, results.filter((r, i) => cases[i].group === label));
     }
     printTable('for scale: the floor of any bash launcher', results.filter((r, i) => cases[i].group === 'bash'));
+
+    // One line per call, for the README.
+    const m = (name) => median(results.find((r) => r.name === name).samples.ms);
+    console.log('\nmedians, ms: bare runc / front door (ratio) / bash launcher (ratio)');
+    for (const [label] of CALLS(root)) {
+      const [bare, door, bash] = [m(`runc ${label}`), m(`front door ${label}`), m(`bash launcher ${label}`)];
+      console.log(`  ${label}: ${bare.toFixed(2)} / ${door.toFixed(2)} (${(door / bare).toFixed(2)}x) / ${bash.toFixed(2)} (${(bash / bare).toFixed(2)}x)`);
+    }
   },
   () => {
     spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { env, stdio: 'ignore' });

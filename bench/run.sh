@@ -5,7 +5,7 @@
 #
 # BENCH_RUNS=N sets the runs per case of every script (defaults: passthrough 200, hooks 30,
 # start 20, engines 15). Needs root, tracefs, runc, containerd and docker.io (.ci/lab-setup.sh),
-# and a build (npm run build; done here when dist/bundle/ is missing). Each script starts what it
+# and a build (npm run build; done here when dist/bundle/ or dist/bin/ is missing). Each script starts what it
 # needs under a temp directory (private containerd and dockerd for engines) and removes it after.
 # bench/collector.mjs (tracing cost on a syscall-heavy workload) is separate: it takes minutes.
 set -euo pipefail
@@ -15,7 +15,7 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
-[[ -f dist/bundle/cli/oci-ftrace.js ]] || npm run build
+[[ -f dist/bundle/cli/oci-ftrace.js && -e dist/bin/oci-ftrace-runc ]] || npm run build
 scripts=("$@")
 (( ${#scripts[@]} )) || scripts=(passthrough hooks start engines)
 for name in "${scripts[@]}"; do

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const WRAPPER = path.join(REPO_ROOT, 'bin', 'oci-ftrace-runc');
+/** What users install and engines run: the front door (npm run build), which hands creates to bin/oci-ftrace-runc. */
+export const WRAPPER = path.join(REPO_ROOT, 'dist', 'bin', 'oci-ftrace-runc');
 export const ANALYZER = path.join(REPO_ROOT, 'bin', 'oci-ftrace');
 
 export const RUNC = '/usr/sbin/runc';

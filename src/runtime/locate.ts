@@ -1,8 +1,10 @@
-// Which real runtime the wrapper runs. The one place that looks for it (bin/oci-ftrace-runc
-// repeats the same rules in bash; a test holds them together), so that the wrapper never ends up
-// running itself, even when installed as /usr/local/bin/runc ahead of the real one on PATH.
+// Which real runtime the wrapper runs. The reference for the rules: bin/oci-ftrace-runc repeats
+// them in bash and the front door src/launcher/oci-ftrace-runc.c in C (tests hold the three
+// together), so that the wrapper never ends up running itself, even when installed as
+// /usr/local/bin/runc ahead of the real one on PATH.
 
-import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** A line of bin/oci-ftrace-runc: a script carrying it is our launcher (or a copy), not a runtime. */
 export const LAUNCHER_MARKER = '# oci-ftrace-runc launcher';
@@ -10,6 +12,14 @@ export const LAUNCHER_MARKER = '# oci-ftrace-runc launcher';
 const MARKER_WINDOW_BYTES = 512;
 /** Tried in this order when no runtime is configured. */
 export const DEFAULT_RUNTIMES = ['runc', 'crun'] as const;
+
+/**
+ * The selfPaths of the package at packageRoot: the bash launcher and the front door that
+ * scripts/build-launcher.mjs builds from src/launcher/.
+ */
+export function ownLaunchers(packageRoot: string): string[] {
+  return [join(packageRoot, 'bin', 'oci-ftrace-runc'), join(packageRoot, 'dist', 'bin', 'oci-ftrace-runc')];
+}
 
 export class RuntimeLookupError extends Error {
   override name = 'RuntimeLookupError';
@@ -20,7 +30,10 @@ export interface LocateRuntimeOptions {
   configured?: string | undefined;
   /** The PATH to search (the caller's environment). */
   pathEnv: string;
-  /** Real paths of our own launcher, never to be picked. */
+  /**
+   * Our own launchers (ownLaunchers), never to be picked: nor is any file that is the same file as
+   * one (device and inode, as bash's -ef and the front door compare), a symlink or hard link to it.
+   */
   selfPaths: readonly string[];
 }
 
@@ -49,13 +62,17 @@ export function isLauncherFile(path: string): boolean {
   }
 }
 
-function isSelf(path: string, selfPaths: readonly string[]): boolean {
+function sameFile(a: string, b: string): boolean {
   try {
-    if (selfPaths.includes(realpathSync(path))) return true;
+    const [x, y] = [statSync(a, { bigint: true }), statSync(b, { bigint: true })];
+    return x.dev === y.dev && x.ino === y.ino;
   } catch {
-    // Unresolvable: not us. The marker check below still applies.
+    return false;
   }
-  return isLauncherFile(path);
+}
+
+function isSelf(path: string, selfPaths: readonly string[]): boolean {
+  return selfPaths.some((self) => sameFile(path, self)) || isLauncherFile(path);
 }
 
 /**

@@ -1,8 +1,36 @@
-// Running bin/oci-ftrace-runc from tests, with an environment the test fully controls.
+// Running our launchers from tests, with an environment the test fully controls: the bash
+// launcher bin/oci-ftrace-runc and the front door dist/bin/oci-ftrace-runc (npm run build).
+import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
+export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 export const LAUNCHER = fileURLToPath(new URL('../../bin/oci-ftrace-runc', import.meta.url));
+/** The front door: a compiled binary, or a symlink to LAUNCHER when the build found no C compiler. */
+export const FRONT_DOOR = fileURLToPath(new URL('../../dist/bin/oci-ftrace-runc', import.meta.url));
+
+/** Whether the build compiled the front door (an ELF file, not the symlink fallback). */
+export function frontDoorIsCompiled(): boolean {
+  try {
+    if (!lstatSync(FRONT_DOOR).isFile()) return false;
+    const fd = openSync(FRONT_DOOR, 'r');
+    const head = Buffer.alloc(4);
+    try {
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+    return head.equals(Buffer.from('\x7fELF', 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+/** Both launchers, for suites that hold each to the same behaviour. */
+export const LAUNCHERS = [
+  { name: 'bash launcher', path: LAUNCHER },
+  { name: 'front door', path: FRONT_DOOR },
+] as const;
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** PATH and a config file that does not exist, plus whatever the test adds. */

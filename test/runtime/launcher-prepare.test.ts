@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatRuntimeLogLine } from '../../src/runc-args/index.js';
-import { LAUNCHER, launcherEnv } from '../runc-args/launcher.js';
+import { FRONT_DOOR, LAUNCHER, frontDoorIsCompiled, launcherEnv } from '../runc-args/launcher.js';
 
-// A package tree of our own: bin/oci-ftrace-runc (a copy of the launcher), dist/node-path, and a
-// dist/cli/runc-prepare.js that records how it was run and exits as told. The "runtime" is a
-// script that records its arguments and exits 7.
+// A package tree of our own: bin/oci-ftrace-runc (a copy of the launcher), dist/bin/oci-ftrace-runc
+// (a copy of the front door, or the build's symlink to the launcher without a C compiler),
+// dist/node-path, and a dist/cli/runc-prepare.js that records how it was run and exits as told.
+// The "runtime" is a script that records its arguments and exits 7.
 const root = mkdtempSync(join(tmpdir(), 'oci-ftrace-prepare-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -16,6 +17,21 @@ const pkg = join(root, 'pkg');
 const launcher = join(pkg, 'bin', 'oci-ftrace-runc');
 mkdirSync(dirname(launcher), { recursive: true });
 copyFileSync(LAUNCHER, launcher);
+// The copied front door finds this package from its own path, not from the root compiled into it
+// (this checkout, whose prepare step records nothing here).
+const frontDoor = join(pkg, 'dist', 'bin', 'oci-ftrace-runc');
+mkdirSync(dirname(frontDoor), { recursive: true });
+if (frontDoorIsCompiled()) {
+  copyFileSync(FRONT_DOOR, frontDoor);
+  chmodSync(frontDoor, 0o755);
+} else {
+  symlinkSync(join('..', '..', 'bin', 'oci-ftrace-runc'), frontDoor);
+}
+/** The package's two launchers, with their paths inside it. */
+const LAUNCHED = [
+  { name: 'bash launcher', file: launcher, inPkg: ['bin', 'oci-ftrace-runc'] },
+  { name: 'front door', file: frontDoor, inPkg: ['dist', 'bin', 'oci-ftrace-runc'] },
+];
 mkdirSync(join(pkg, 'dist', 'cli'), { recursive: true });
 const prepareRecord = join(root, 'prepare.json');
 writeFileSync(
@@ -47,7 +63,7 @@ beforeEach(() => {
   for (const file of [prepareRecord, runtimeRecord, log]) rmSync(file, { force: true });
 });
 
-async function launch(extraEnv: Record<string, string> = {}, argv = ARGV, file = launcher) {
+async function launchWith(file: string, extraEnv: Record<string, string> = {}, argv = ARGV) {
   return execa(file, argv, {
     env: launcherEnv({ OCI_FTRACE_RUNTIME: runtime, ...extraEnv }),
     extendEnv: false,
@@ -70,7 +86,9 @@ function loggedWarning(): string {
   return entry.msg;
 }
 
-describe('the prepare step of create, run and restore', () => {
+describe.each(LAUNCHED)('the prepare step of create, run and restore, through the $name', ({ file, inPkg }) => {
+  const launch = (extraEnv: Record<string, string> = {}, argv = ARGV, through = file) => launchWith(through, extraEnv, argv);
+
   it('runs with the original arguments and /dev/null stdio, then the runtime runs untouched', async () => {
     const result = await launch();
     expect(prepared()).toEqual({ argv: ARGV, stdinIsDevNull: true, stdoutIsDevNull: true });
@@ -104,7 +122,9 @@ describe('the prepare step of create, run and restore', () => {
     expect(runtimeArgs()).toEqual(ARGV);
   });
 
-  it('takes node from OCI_FTRACE_NODE, else dist/node-path, else PATH', async () => {
+  // Run through a symlink (the front door without a C compiler), bash resolves it with readlink
+  // from PATH, which this test empties.
+  it.skipIf(file === frontDoor && !frontDoorIsCompiled())('takes node from OCI_FTRACE_NODE, else dist/node-path, else PATH', async () => {
     await launch({ OCI_FTRACE_NODE: process.execPath });
     expect(prepared().argv).toEqual(ARGV);
 
@@ -126,14 +146,14 @@ describe('the prepare step of create, run and restore', () => {
   });
 
   it('finds the package through a symlink to the launcher, as npm installs bins', async () => {
-    const link = join(root, 'npm-bin', 'oci-ftrace-runc');
+    const link = join(root, `npm-bin-${inPkg.length}`, 'oci-ftrace-runc');
     mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(join('..', 'pkg', 'bin', 'oci-ftrace-runc'), link);
+    symlinkSync(join('..', 'pkg', ...inPkg), link);
     await launch({}, ARGV, link);
     expect(prepared().argv).toEqual(ARGV);
   });
 
-  it('fails open when the launcher sits outside its package', async () => {
+  it.skipIf(file !== launcher)('fails open when the launcher sits outside its package', async () => {
     const stray = join(root, 'stray', 'oci-ftrace-runc');
     mkdirSync(dirname(stray), { recursive: true });
     copyFileSync(LAUNCHER, stray);
@@ -156,13 +176,13 @@ describe('the prepare step of create, run and restore', () => {
   });
 });
 
-describe('the launcher never loops into itself', () => {
+describe.each(LAUNCHED)('the $name never loops into itself', ({ file, inPkg }) => {
   it('stops when the configured runtime execs straight back into it', async () => {
-    const wrapper = join(root, 'wrapper', 'runc');
+    const wrapper = join(root, `wrapper-${inPkg.length}`, 'runc');
     mkdirSync(dirname(wrapper), { recursive: true });
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${launcher} "$@"\n`);
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${file} "$@"\n`);
     chmodSync(wrapper, 0o755);
-    const result = await execa(launcher, ['state', 'id'], {
+    const result = await execa(file, ['state', 'id'], {
       env: launcherEnv({ OCI_FTRACE_RUNTIME: wrapper }),
       extendEnv: false,
       reject: false,

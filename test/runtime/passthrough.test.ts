@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LAUNCHER, SYSTEM_PATH, launcherEnv } from '../runc-args/launcher.js';
+import { LAUNCHERS, SYSTEM_PATH, launcherEnv } from '../runc-args/launcher.js';
 
-// What an engine sees through the launcher must be what it sees from the runtime itself.
+// What an engine sees through either launcher (the front door passes most of these through
+// itself and hands create, run and restore to the bash launcher) must be what it sees from the
+// runtime itself.
 const scratch = mkdtempSync(join(tmpdir(), 'oci-ftrace-passthrough-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const emptyRoot = join(scratch, 'state'); // no containers: list and state do not depend on the machine
@@ -29,9 +31,9 @@ async function run(file: string, argv: readonly string[], env: Record<string, st
   };
 }
 
-async function compare(runtime: string, argv: readonly string[], name = runtime.split('/').pop() as string, dir?: string) {
+async function compare(launcher: string, runtime: string, argv: readonly string[], name = runtime.split('/').pop() as string, dir?: string) {
   const direct = await run(name, argv, { PATH: dir ?? SYSTEM_PATH });
-  const wrapped = await run(LAUNCHER, argv, launcherEnv({ OCI_FTRACE_RUNTIME: runtime, OCI_FTRACE_CONFIG: config }));
+  const wrapped = await run(launcher, argv, launcherEnv({ OCI_FTRACE_RUNTIME: runtime, OCI_FTRACE_CONFIG: config }));
   expect(wrapped.exitCode).toBe(direct.exitCode);
   expect(wrapped.stderr).toBe(direct.stderr);
   expect(wrapped.stdout.equals(direct.stdout)).toBe(true);
@@ -50,28 +52,32 @@ const COMMON: string[][] = [
   ['create', 'a', 'b'], // both print their argv[0] in this error
 ];
 
-describe('runc through the launcher is runc', () => {
-  const cases = [['--version'], ['-v'], ['features'], ...COMMON, ['restore', 'id', '--help'], ['create', '-b', 'x', '--bundle', 'y', 'id']];
-  it.each(cases)('runc %j', async (...argv) => {
-    const direct = await compare('/usr/sbin/runc', argv);
-    expect(direct.stdout.length + direct.stderr.length).toBeGreaterThan(0);
+const renamed = join(scratch, 'renamed');
+mkdirSync(renamed);
+symlinkSync('/usr/sbin/runc', join(renamed, 'my-runc'));
+
+describe.each(LAUNCHERS)('through the $name', ({ path: launcher }) => {
+  describe('runc through the launcher is runc', () => {
+    const cases = [['--version'], ['-v'], ['features'], ...COMMON, ['restore', 'id', '--help'], ['create', '-b', 'x', '--bundle', 'y', 'id']];
+    it.each(cases)('runc %j', async (...argv) => {
+      const direct = await compare(launcher, '/usr/sbin/runc', argv);
+      expect(direct.stdout.length + direct.stderr.length).toBeGreaterThan(0);
+    });
+
+    it('shows the name it was found under, as runc does', async () => {
+      const myRunc = join(renamed, 'my-runc');
+      const help = await compare(launcher, myRunc, ['--help'], 'my-runc', renamed);
+      expect(help.stdout.toString()).toContain('   my-runc [global options] command');
+      const usage = await compare(launcher, myRunc, ['create', 'a', 'b'], 'my-runc', renamed);
+      expect(usage.stderr).toContain('msg="my-runc: \\"create\\" requires exactly 1 argument(s)"');
+    });
   });
 
-  it('shows the name it was found under, as runc does', async () => {
-    const dir = join(scratch, 'renamed');
-    await execa('mkdir', ['-p', dir]);
-    symlinkSync('/usr/sbin/runc', join(dir, 'my-runc'));
-    const help = await compare(join(dir, 'my-runc'), ['--help'], 'my-runc', dir);
-    expect(help.stdout.toString()).toContain('   my-runc [global options] command');
-    const usage = await compare(join(dir, 'my-runc'), ['create', 'a', 'b'], 'my-runc', dir);
-    expect(usage.stderr).toContain('msg="my-runc: \\"create\\" requires exactly 1 argument(s)"');
-  });
-});
-
-describe('crun through the launcher is crun', () => {
-  const cases = [['--version'], ['-V'], ...COMMON, ['create', '-?']];
-  it.each(cases)('crun %j', async (...argv) => {
-    const direct = await compare('/usr/bin/crun', argv);
-    expect(direct.stdout.length + direct.stderr.length).toBeGreaterThan(0);
+  describe('crun through the launcher is crun', () => {
+    const cases = [['--version'], ['-V'], ...COMMON, ['create', '-?']];
+    it.each(cases)('crun %j', async (...argv) => {
+      const direct = await compare(launcher, '/usr/bin/crun', argv);
+      expect(direct.stdout.length + direct.stderr.length).toBeGreaterThan(0);
+    });
   });
 });
