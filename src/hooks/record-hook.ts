@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { OciState } from '../state/oci-state.js';
@@ -95,7 +95,14 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
     try {
       // A collector the wrapper's prepare step started may be up without serving the hook (its
       // FIFOs were missing); else start one now.
-      collectorPid = adoptableCollector(collectorFiles(config.stateDir, state.id).pid, state.id) ?? startCollector(state.id, process.env);
+      const files = collectorFiles(config.stateDir, state.id);
+      collectorPid = adoptableCollector(files.pid, state.id);
+      if (collectorPid === undefined) {
+        // A collector that served the hooks is gone or stopped: its FIFOs would only make the
+        // report hook wait for nobody.
+        for (const f of [files.request, files.reply]) rmSync(f, { force: true });
+        collectorPid = startCollector(state.id, process.env);
+      }
       writeRunState(config.stateDir, { ...runState, collectorPid });
     } catch (err) {
       log.warn({ id: state.id, err: (err as Error).message }, 'cannot start the collector; the trace will be read at stop');

@@ -1,0 +1,184 @@
+// The collector serves the container's hooks (src/collector/serve.ts, bin/oci-ftrace-hook), and
+// every way it can fail leaves the work to the Node hooks, which trace as before.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectorFiles } from '../src/collector/files.js';
+import { makeBusyboxBundle } from './lab/bundle.js';
+import { CRUN, REPO_ROOT, RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
+import { isProcessAlive, leftovers } from './lab/leaks.js';
+import { runCommand } from './lab/run.js';
+import { createAndStart, deleteContainer, status, waitStopped, type DetachedContainer } from './support/detached.js';
+import { makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
+
+const WORKLOAD = ['sh', '-c', 'uname -a; ls /'];
+let work: string;
+const envs: TracedEnv[] = [];
+
+beforeAll(async () => {
+  requireLab();
+  work = await mkdtemp(path.join(tmpdir(), 'oci-ftrace-hooks-'));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+  for (const e of envs) e.cleanup();
+});
+
+function tracedEnv(extra: Record<string, unknown> = {}): TracedEnv {
+  const e = makeTracedEnv(extra);
+  envs.push(e);
+  return e;
+}
+
+interface LogEntry {
+  component: string;
+  msg: string;
+  id?: string;
+  [key: string]: unknown;
+}
+
+/** Our log's lines about one container. */
+function logOf(traced: TracedEnv, id: string): LogEntry[] {
+  if (!existsSync(traced.logFile)) return [];
+  return readFileSync(traced.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as LogEntry)
+    .filter((e) => e.id === id);
+}
+
+/** Which of our processes did the hooks' work, by their log lines. */
+function whoDidTheHooks(traced: TracedEnv, id: string): { record: string[]; report: string[] } {
+  const entries = logOf(traced, id);
+  return {
+    record: entries.filter((e) => e.msg.startsWith('recording container')).map((e) => e.component),
+    // The Node report logs the headline; the collector serving it logs "collector finished".
+    report: entries.filter((e) => e.component === 'report').map((e) => e.component),
+  };
+}
+
+async function expectNothingLeft(traced: TracedEnv): Promise<void> {
+  expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
+}
+
+function expectWorkloadTraced(traced: TracedEnv, id: string): void {
+  const { summary } = readTraceResult(traced, id);
+  expect(summary.kind).toBe('final');
+  expect(summary.containerId).toBe(id);
+  expect(summary.syscalls.uname?.count ?? 0, ourLog(traced)).toBeGreaterThan(0);
+  expect(summary.syscalls.getdents64?.count ?? 0).toBeGreaterThan(0);
+  expect(summary.loss.lost).toBe(0);
+  expect(summary.profileStart?.kind, JSON.stringify(summary.profileStart)).toBe('seccomp-load');
+}
+
+describe.each([
+  ['runc', RUNC],
+  ['crun', CRUN],
+])('under %s, the collector serves both hooks', (name, runtime) => {
+  it('run: no Node hook runs, and the trace is whole', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, `served-${name}`), { args: WORKLOAD });
+    const id = uniqueId(`served-${name}`);
+    const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
+    expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+    expect(whoDidTheHooks(traced, id)).toEqual({ record: ['collector'], report: [] });
+    expectWorkloadTraced(traced, id);
+    expect(readTraceResult(traced, id).summary.trace.source).toBe('collector');
+    await expectNothingLeft(traced);
+  });
+});
+
+describe('the report hook', () => {
+  it('is served while the container still runs (create, then delete without start)', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, 'never-started'), { args: WORKLOAD });
+    const c: DetachedContainer = { id: uniqueId('never-started'), globals: ['--root', path.join(work, 'root-ns')], env: traced.env(RUNC), runtime: RUNC };
+    const out = path.join(work, 'never-started.out');
+    const create = await runCommand('/bin/sh', ['-c', `exec "$0" "$@" >${out} 2>&1 </dev/null`, WRAPPER, ...c.globals, 'create', '--bundle', b.bundleDir, c.id], { env: c.env, reject: false });
+    expect(create.exitCode, create.stderr + ourLog(traced)).toBe(0);
+    expect(await status(c)).toBe('created');
+    await deleteContainer(c);
+    expect(whoDidTheHooks(traced, c.id)).toEqual({ record: ['collector'], report: [] });
+    const { summary } = readTraceResult(traced, c.id);
+    expect(summary.kind).toBe('final');
+    // The runtime's own setup inside the container, up to where its init waits for start.
+    expect(summary.trace.syscallsTotal).toBeGreaterThan(0);
+    expect(summary.syscalls.uname).toBeUndefined();
+    await expectNothingLeft(traced);
+  });
+
+  it('after the collector stopped waiting for it (the engine deleted late), reads what the collector left', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, 'late-delete'), { args: WORKLOAD });
+    const c: DetachedContainer = { id: uniqueId('late'), globals: ['--root', path.join(work, 'root-late')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(work, 'late.out'));
+    await waitStopped(c, 30_000);
+    // The collector finished when the init exited, and waits 5 s for the report hook.
+    const pid = Number(readFileSync(collectorFiles(traced.stateDir, c.id).pid, 'utf8'));
+    for (const started = Date.now(); isProcessAlive(pid) && Date.now() - started < 15_000; ) await new Promise((r) => setTimeout(r, 100));
+    expect(isProcessAlive(pid)).toBe(false);
+    await deleteContainer(c);
+    expect(whoDidTheHooks(traced, c.id)).toEqual({ record: ['collector'], report: ['report'] });
+    expectWorkloadTraced(traced, c.id);
+    expect(readTraceResult(traced, c.id).summary.trace.source).toBe('collector');
+    await expectNothingLeft(traced);
+  });
+});
+
+describe('when the collector cannot serve', () => {
+  it('is gone before the record hook: the Node hooks trace the container, and nothing waits for the dead one', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, 'dead-collector'), { args: WORKLOAD });
+    const id = uniqueId('dead');
+    // The launcher's prepare step alone, then the collector it started killed, then bare runc.
+    const prepare = path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'runc-prepare.js');
+    await runCommand(process.execPath, [prepare, 'create', '--bundle', b.bundleDir, id], { env: traced.env(RUNC) });
+    const pid = Number(readFileSync(collectorFiles(traced.stateDir, id).pid, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    const r = await runCommand(RUNC, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
+    expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+    expect(r.durationMs).toBeLessThan(8000);
+    expect(whoDidTheHooks(traced, id)).toEqual({ record: ['record'], report: ['report'] });
+    expectWorkloadTraced(traced, id);
+    await expectNothingLeft(traced);
+  });
+
+  it('cannot set up the trace: fail open runs the container untraced; strict mode refuses it in one line', async () => {
+    const b = await makeBusyboxBundle(path.join(work, 'no-tracefs'), { args: WORKLOAD });
+    const bare = await runCommand(RUNC, ['run', '--bundle', (await makeBusyboxBundle(path.join(work, 'no-tracefs-bare'), { args: WORKLOAD })).bundleDir, uniqueId('bare')]);
+    const open = tracedEnv({ tracefsPath: '/nonexistent/tracing' });
+    const id = uniqueId('open');
+    const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: open.env(RUNC), reject: false });
+    expect([r.exitCode, r.stdout.split('\n').slice(2), r.stderr]).toEqual([0, bare.stdout.split('\n').slice(2), '']);
+    expect(ourLog(open)).toContain('tracefs not found at configured path /nonexistent/tracing');
+    await expectNothingLeft(open);
+
+    const strict = tracedEnv({ tracefsPath: '/nonexistent/tracing', strict: true });
+    const s = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, uniqueId('strict')], { env: strict.env(RUNC), reject: false });
+    expect(s.exitCode).not.toBe(0);
+    expect(s.stderr).toContain('oci-ftrace record: tracefs not found at configured path /nonexistent/tracing');
+    await expectNothingLeft(strict);
+  });
+});
+
+describe('the same container id again at once', () => {
+  it('is traced afresh: the earlier collector, still removing its instance, leaves the new one alone', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, 'again'), { args: WORKLOAD });
+    const id = uniqueId('again');
+    const summaries: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
+      expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+      expectWorkloadTraced(traced, id);
+      summaries.push(readTraceResult(traced, id).summary.generatedAt);
+    }
+    expect(new Set(summaries).size).toBe(3);
+    expect(whoDidTheHooks(traced, id)).toEqual({ record: ['collector', 'collector', 'collector'], report: [] });
+    await expectNothingLeft(traced);
+  });
+});
