@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then echo "demo: run as root (ftrace and runc need it)" 
 bash "$ROOT/.ci/lab-setup.sh"
 cd "$ROOT"
 [ -d node_modules ] || npm install --no-audit --no-fund --no-save --loglevel=error
-[ -f dist/cli/oci-ftrace.js ] || npm run build --silent
+[ -f dist/cli/oci-ftrace.js ] && [ -e dist/bin/oci-ftrace-runc ] || npm run build --silent
 
 OUT="$ROOT/demo-output"
 WORK=$(mktemp -d /tmp/oci-ftrace-demo.XXXXXX)
@@ -35,7 +35,7 @@ JSON
 export OCI_FTRACE_CONFIG="$WORK/config.json"
 ID="demo-$(date +%s)"
 echo "== container output (runc run through oci-ftrace-runc) =="
-"$ROOT/bin/oci-ftrace-runc" run --bundle "$WORK/bundle" "$ID"
+"$ROOT/dist/bin/oci-ftrace-runc" run --bundle "$WORK/bundle" "$ID"
 echo
 echo "== report =="
 "$ROOT/bin/oci-ftrace" show "$OUT/$ID/summary.json"

@@ -3,12 +3,13 @@ import { dirname } from 'node:path';
 import type { Logger } from './logger.js';
 
 /**
- * A small synchronous JSON-lines logger with pino's line format, for the record hook only: that
- * hook sits in every traced container's start path, and loading pino costs it about 10 ms (see
- * README "Performance"). It writes what pino writes for our calls: `level` as a number, `time` in
- * ms, the bindings (pid, component, then child bindings), the fields, then `msg`; an Error under
- * `err` becomes {type, message, stack}. It covers the calls our code makes (level methods with an
- * optional object first, child, flush, level); everything else keeps using pino (src/log/logger.ts).
+ * A small synchronous JSON-lines logger with pino's line format, for the processes in a traced
+ * container's start and stop paths (the prepare step, the hooks, the collector): loading pino costs
+ * each about 10 ms (see README "Performance"). It writes what pino writes for our calls: `level`
+ * as a number, `time` in ms, the bindings (pid, component, then child bindings), the fields, then
+ * `msg`; an Error under `err` becomes {type, message, stack}. It covers the calls our code makes
+ * (level methods with an optional object first, child, flush, level); the CLI keeps using pino
+ * (src/log/logger.ts).
  */
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
