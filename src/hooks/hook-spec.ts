@@ -44,11 +44,12 @@ export function ourHook(kind: HookKind, config: Config, env: NodeJS.ProcessEnv =
 /**
  * How long the hook waits for the collector before doing the work itself. record: the collector
  * only has to name the pids (its instance is ready or nearly so). report: it may have a large log
- * to render, as long as the Node report would wait for it. Either way well inside the hook's
- * timeout, so the Node hook still has time when the collector never answers.
+ * to render, as long as the Node report would wait for it (collectorStopTimeoutSeconds). Either
+ * way inside the hook's timeout with 5 s to spare, for the Node hook when the collector never
+ * answers.
  */
 export function hookWaitSeconds(kind: HookKind, config: Config): number {
-  const budget = Math.max(1, Math.floor(config.hookTimeoutSeconds / 2));
+  const budget = Math.max(1, config.hookTimeoutSeconds - 5);
   return Math.min(kind === 'record' ? 10 : config.collectorStopTimeoutSeconds, budget);
 }
 
