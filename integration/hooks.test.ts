@@ -85,8 +85,21 @@ describe.each([
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
     expect(whoDidTheHooks(traced, id)).toEqual({ record: ['collector'], report: [] });
+    // Started by the launcher, beside the prepare step.
+    expect(logOf(traced, id).find((e) => e.msg.startsWith('recording container'))?.startedBy).toBe('launcher');
     expectWorkloadTraced(traced, id);
     expect(readTraceResult(traced, id).summary.trace.source).toBe('collector');
+    await expectNothingLeft(traced);
+  });
+
+  it('opted out by annotation: the collector the launcher started goes again, leaving nothing', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(work, `opted-out-${name}`), { args: WORKLOAD, annotations: { 'oci-ftrace/trace': 'false' } });
+    const id = uniqueId(`out-${name}`);
+    const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
+    expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+    expect(existsSync(path.join(traced.outputDir, id))).toBe(false);
+    expect(JSON.parse(readFileSync(b.configPath, 'utf8')).hooks ?? {}).toEqual({});
     await expectNothingLeft(traced);
   });
 });

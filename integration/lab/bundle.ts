@@ -46,6 +46,8 @@ export interface BusyboxBundleOptions {
   hostname?: string;
   /** Left as `runc spec` sets it (true, so only /dev/shm etc. are writable) unless given. */
   readonlyRootfs?: boolean;
+  /** The spec's annotations (runc spec writes none). */
+  annotations?: Record<string, string>;
 }
 
 export interface BusyboxBundle {
@@ -70,6 +72,7 @@ export async function makeBusyboxBundle(dir: string, opts: BusyboxBundleOptions)
   if (opts.noNewPrivileges !== undefined) config.process.noNewPrivileges = opts.noNewPrivileges;
   if (opts.hostname !== undefined) config.hostname = opts.hostname;
   if (opts.readonlyRootfs !== undefined) config.root.readonly = opts.readonlyRootfs;
+  if (opts.annotations !== undefined) config.annotations = opts.annotations;
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
   const hostname = config.hostname ?? 'runc';

@@ -6,7 +6,7 @@
  *            runtime's --log in runc's format and as one line on stderr).
  * stdin and stdout are /dev/null here; stderr is the runtime's, used only for that one line.
  */
-import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, type Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -70,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
   let inv: RuncInvocation | undefined;
   let config: Config | undefined;
   let log: Logger | undefined;
+  // The launcher started the container's collector beside us (bin/oci-ftrace-runc): it serves
+  // the hooks if the container is traced, and must be told if it is not.
+  const ahead = process.env.OCI_FTRACE_COLLECTOR_AHEAD === '1';
+  let aheadServes = false;
   try {
     inv = parseRuncArgv(argv);
     // A command line runc itself refuses: let it say so, exactly as it would.
@@ -83,14 +87,18 @@ async function main(argv: string[]): Promise<number> {
     const id = inv.containerId;
     const cfg = config;
     const logger = log;
-    // The collector starts as soon as the container is certain to be traced, before the spec is
-    // written: its start (Node's, and the kernel's instance setup) overlaps the rest of ours.
+    // Without one started by the launcher, the collector starts as soon as the container is
+    // certain to be traced, before the spec is written: its start (Node's, and the kernel's
+    // instance setup) overlaps the rest of ours.
     let serving: Promise<CollectorFiles | undefined> | undefined;
     const { traced } = await prepareBundle(bundle, cfg, logger.child({ id }), () => {
-      if (cfg.collector) serving = startServingCollector(id, cfg, logger);
+      if (cfg.collector) serving = ahead ? Promise.resolve(collectorFiles(cfg.stateDir, id)) : startServingCollector(id, cfg, logger);
     });
     const files = await serving;
-    if (traced && files) await waitForFifos(files, log);
+    if (traced && files) {
+      aheadServes = ahead;
+      await waitForFifos(files, logger);
+    }
     return 0;
   } catch (err) {
     const message = `oci-ftrace-runc: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
@@ -100,6 +108,25 @@ async function main(argv: string[]): Promise<number> {
     reportToRuntimeLog(inv, message);
     process.stderr.write(message + '\n');
     return EXIT_ABORT;
+  } finally {
+    if (ahead && !aheadServes) cancelAheadCollector(inv?.containerId, config);
+  }
+}
+
+/**
+ * Tell the collector the launcher started that the container is not traced (opted out, a command
+ * line runc refuses, an error): it removes what it set up and exits. Best effort: one that cannot
+ * be told gives up by itself after a minute without a record hook.
+ */
+function cancelAheadCollector(id: string | undefined, config: Config | undefined): void {
+  try {
+    if (id === undefined) return;
+    const cfg = config ?? loadConfig();
+    const files = collectorFiles(cfg.stateDir, validateContainerId(id));
+    mkdirSync(dirname(files.cancel), { recursive: true, mode: 0o700 });
+    writeFileSync(files.cancel, `${process.pid}\n`);
+  } catch {
+    /* a config or id the collector refuses as well: it has exited already */
   }
 }
 

@@ -15,6 +15,8 @@ export interface CollectorFiles {
   reply: string;
   /** bin/oci-ftrace-collector's word on the instance it configured ("ok" or "error ..."). */
   instance: string;
+  /** The prepare step's word to a collector the launcher started beside it: not traced after all. */
+  cancel: string;
 }
 
 export function collectorFiles(stateDir: string, id: string): CollectorFiles {
@@ -28,5 +30,6 @@ export function collectorFiles(stateDir: string, id: string): CollectorFiles {
     request: `${base}.request`,
     reply: `${base}.reply`,
     instance: `${base}.instance`,
+    cancel: `${base}.cancel`,
   };
 }

@@ -4,8 +4,9 @@
  * holds none of the runtime's or the hook's pipes, and is no descendant of the container (not
  * traced).
  *
- *   --serve   started by the wrapper's prepare step ahead of the container: it sets up the trace
- *             itself and serves the container's hooks (src/collector/serve.ts).
+ *   --serve   started ahead of the container, by the wrapper's prepare step (through
+ *             bin/oci-ftrace-collector) or, with --ahead, by the launcher beside the prepare step:
+ *             it sets up the trace itself and serves the container's hooks (src/collector/serve.ts).
  *   (none)    started by the Node record hook, which set up the trace and wrote the run state.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   try {
     mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
     writeFileSync(files.pid, String(process.pid));
-    if (process.argv.includes('--serve')) return await serveContainer(id, config, log);
+    if (process.argv.includes('--serve')) return await serveContainer(id, config, log, { ahead: process.argv.includes('--ahead') });
     const state = readRunState(config.stateDir, id);
     if (!state) throw new Error(`no run state for container ${id}`);
     const collector = new Collector(state, config, log.child({ id }));

@@ -17,7 +17,7 @@
  * "fallback" (or not at all, if it died), and the hook runs the Node hook, which does the work
  * as it always did.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import { beginTracing, instanceSettings } from '../hooks/record-hook.js';
 import { writeReportSeccompFiles } from '../hooks/seccomp-files.js';
@@ -28,18 +28,47 @@ import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 import { Collector, writeDoneMarker, type CollectorResult } from './collector.js';
 import { collectorFiles, type CollectorFiles } from './files.js';
 import { HookChannel, isBadRequest, type HookRequest } from './hook-channel.js';
+import { createHookFifos } from './hook-fifos.js';
 
 /** How long a collector started ahead waits for its container's record hook. */
 const AWAIT_RECORD_MS = 60_000;
 /** How long a collector that finished on its own waits for the report hook (engines delete at once). */
 const LINGER_MS = 5_000;
+/** How often a collector started ahead looks for the prepare step's word that it is not needed. */
+const CANCEL_POLL_MS = 20;
 /** How long bin/oci-ftrace-collector may take to configure the instance (it takes about 35 ms). */
 const INSTANCE_MARKER_WAIT_MS = 3_000;
 /** How long an instance an earlier container of this id is still removing may take to go. */
 const STALE_INSTANCE_WAIT_MS = 3_000;
 
-export async function serveContainer(id: string, config: Config, log: Logger): Promise<number> {
+export interface ServeOptions {
+  /**
+   * Started by the launcher beside the prepare step (bin/oci-ftrace-runc, --ahead), not by it:
+   * we make the FIFOs and configure the instance ourselves, and the prepare step may yet find the
+   * container untraced and say so (files.cancel).
+   */
+  ahead?: boolean;
+}
+
+export async function serveContainer(id: string, config: Config, log: Logger, opts: ServeOptions = {}): Promise<number> {
   const files = collectorFiles(config.stateDir, id);
+  const startedAtMs = Date.now() - process.uptime() * 1000;
+  if (opts.ahead) {
+    // The launcher reads only the trace policy; the rest of the config is ours to judge.
+    if (!config.collector || config.trace === 'never') {
+      releasePidFile(files.pid);
+      return 0;
+    }
+    try {
+      // An earlier container's done marker would tell a Node report that we finished.
+      rmSync(files.done, { force: true });
+      createHookFifos(files);
+    } catch (err) {
+      log.warn({ id, err: (err as Error).message }, 'cannot make the hook FIFOs; the hooks will run in Node');
+      releasePidFile(files.pid);
+      return 1;
+    }
+  }
   let channel: HookChannel;
   try {
     channel = HookChannel.open(files);
@@ -60,6 +89,8 @@ export async function serveContainer(id: string, config: Config, log: Logger): P
   process.on('SIGINT', stop);
   process.on('SIGUSR1', () => collector?.requestLiveDump());
   process.on('SIGHUP', () => undefined); // a closing terminal is not a reason to lose the trace
+  // Started ahead: the prepare step may find the container untraced (an annotation opts out).
+  const cancelWatch = opts.ahead ? setInterval(() => (isCancelled(files.cancel, startedAtMs) ? stop() : undefined), CANCEL_POLL_MS) : undefined;
 
   // The kernel's slow part, while the runtime creates the container.
   let instance: TraceInstance | undefined;
@@ -68,10 +99,13 @@ export async function serveContainer(id: string, config: Config, log: Logger): P
   try {
     instance = new TraceInstance(await locateTracefs(config.tracefsPath), instanceNameFor(id));
     const settings = instanceSettings(config);
-    // bin/oci-ftrace-collector configures the instance while Node starts; check its work.
-    const shell = await readInstanceMarker(files.instance, INSTANCE_MARKER_WAIT_MS);
-    if (shell !== 'ok' || !instance.isConfiguredAs(settings)) {
-      log.info({ id, startScript: shell ?? 'no word' }, 'configuring the ftrace instance here');
+    // bin/oci-ftrace-collector configures the instance while Node starts; check its work. Started
+    // ahead by the launcher, we are early enough to do it ourselves.
+    const shell = opts.ahead || stopping ? undefined : await readInstanceMarker(files.instance, INSTANCE_MARKER_WAIT_MS);
+    if (stopping) {
+      // cancelled before we began: nothing to set up
+    } else if (shell !== 'ok' || !instance.isConfiguredAs(settings)) {
+      if (!opts.ahead) log.info({ id, startScript: shell ?? 'no word' }, 'configuring the ftrace instance here');
       if (!(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) log.warn({ id, instance: instance.path }, 'replacing a stale ftrace instance');
       instance.configure(settings);
     }
@@ -84,11 +118,14 @@ export async function serveContainer(id: string, config: Config, log: Logger): P
   const readyAt = process.uptime();
   const record = stopping ? undefined : await channel.next(AWAIT_RECORD_MS);
   const recordAt = process.uptime();
+  if (cancelWatch) clearInterval(cancelWatch);
   const giveUp = async (reason: string | undefined): Promise<number> => {
     if (record && reason) channel.reply(record.nonce, { fallback: reason });
     channel.close();
     releasePidFile(files.pid);
-    await instance?.removeAsync(instanceIno).catch(() => undefined);
+    rmSync(files.cancel, { force: true });
+    // Only one we made: the name may still be an earlier container's.
+    if (instanceIno !== undefined) await instance?.removeAsync(instanceIno).catch(() => undefined);
     return reason ? 1 : 0;
   };
   if (!record) {
@@ -113,6 +150,7 @@ export async function serveContainer(id: string, config: Config, log: Logger): P
       pid: runState.pid,
       instance: instance.path,
       bufferSizeKb: config.bufferSizeKb,
+      startedBy: opts.ahead ? 'launcher' : 'prepare step',
       readyAfterMs: Math.round(readyAt * 1000),
       recordRequestAfterMs: Math.round(recordAt * 1000),
       answeredAfterMs: Math.round(process.uptime() * 1000),
@@ -184,6 +222,18 @@ async function readInstanceMarker(path: string, timeoutMs: number): Promise<stri
     return text.trim();
   }
   return undefined;
+}
+
+/**
+ * Has the prepare step said the container is not traced? Only a word written since we started
+ * counts: one an earlier container of this id left would stop this one's collector.
+ */
+function isCancelled(path: string, startedAtMs: number): boolean {
+  try {
+    return statSync(path).mtimeMs >= startedAtMs - 1000;
+  } catch {
+    return false;
+  }
 }
 
 /** Everything of ours beside the run state, once the report is answered. */
