@@ -6,7 +6,7 @@
  *            runtime's --log in runc's format and as one line on stderr).
  * stdin and stdout are /dev/null here; stderr is the runtime's, used only for that one line.
  */
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, type Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -16,9 +16,6 @@ import { validateContainerId } from '../state/oci-state.js';
 import { prepareBundle } from '../wrapper/prepare-bundle.js';
 import { startCollector } from '../collector/control.js';
 import { collectorFiles, type CollectorFiles } from '../collector/files.js';
-import { instanceSettings } from '../hooks/record-hook.js';
-import { instanceNameFor } from '../state/paths.js';
-import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 
 export const EXIT_ABORT = 100;
 
@@ -33,19 +30,18 @@ function reportToRuntimeLog(inv: RuncInvocation | undefined, message: string): v
 }
 
 /**
- * Start the container's collector now, ahead of the container (bin/oci-ftrace-collector --serve):
- * it sets up the trace while the runtime creates the container, and serves both hooks
- * (src/collector/serve.ts). If this fails the hooks do the work in Node, as they did before:
- * logged, never fatal. Returns the FIFOs to wait for.
+ * Start the container's collector now, ahead of the container, when the launcher did not start one
+ * beside us (bin/oci-ftrace-collector NODE ENTRY ID --serve): it sets up the trace while the runtime
+ * creates the container, and serves both hooks (src/collector/serve.ts). If this fails the hooks do
+ * the work in Node, as they did before: logged, never fatal. Returns the FIFOs to wait for.
  */
 async function startServingCollector(id: string, config: Config, log: Logger): Promise<CollectorFiles | undefined> {
   const files = collectorFiles(config.stateDir, id);
   try {
     mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
-    // An earlier container's: the collector's start script makes new ones (new inodes).
-    for (const f of [files.request, files.reply, files.instance, files.done]) rmSync(f, { force: true });
-    const instance = new TraceInstance(await locateTracefs(config.tracefsPath), instanceNameFor(id));
-    startCollector(id, process.env, { serve: { stateDir: config.stateDir, instanceDir: instance.path, ...instanceSettings(config) }, pidFile: files.pid });
+    // An earlier container's: the collector makes new ones (new inodes).
+    for (const f of [files.request, files.reply, files.done]) rmSync(f, { force: true });
+    startCollector(id, process.env, { serve: true, pidFile: files.pid });
     return files;
   } catch (err) {
     log.warn({ id, err: (err as Error).message }, 'cannot start the collector ahead of the container; the hooks will start one');
@@ -53,11 +49,24 @@ async function startServingCollector(id: string, config: Config, log: Logger): P
   }
 }
 
-/** The hooks need the FIFOs when the runtime runs them: wait (briefly) until the start script made them. */
+/**
+ * The hooks need the FIFOs when the runtime runs them: wait (briefly) until the collector has made
+ * them. Only new ones count: an earlier container's, never removed, would lead the hooks to a
+ * FIFO nobody reads.
+ */
 async function waitForFifos(files: CollectorFiles, log: Logger): Promise<void> {
-  for (const started = Date.now(); !(existsSync(files.request) && existsSync(files.reply)); ) {
+  const notBefore = Date.now() - process.uptime() * 1000 - 1000;
+  const fresh = (path: string): boolean => {
+    try {
+      const s = statSync(path);
+      return s.isFIFO() && s.ctimeMs >= notBefore;
+    } catch {
+      return false;
+    }
+  };
+  for (const started = Date.now(); !(fresh(files.request) && fresh(files.reply)); ) {
     if (Date.now() - started > FIFO_WAIT_MS) {
-      log.warn({ request: files.request }, 'the collector made no hook FIFOs; the hooks will run in Node');
+      log.warn({ request: files.request }, 'the collector made no hook FIFOs in time; the hooks may run in Node');
       return;
     }
     await new Promise((r) => setTimeout(r, 1));

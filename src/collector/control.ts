@@ -9,25 +9,13 @@ export function collectorEntryPoint(): string {
   return join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 }
 
-/** What a collector started ahead of the container (--serve) sets up itself: see bin/oci-ftrace-collector. */
-export interface ServeSettings {
-  stateDir: string;
-  /** The ftrace instance's directory. */
-  instanceDir: string;
-  bufferSizeKb: number;
-  clock: string;
-  events: readonly string[];
-}
-
 /**
  * Start the detached collector for a container (bin/oci-ftrace-collector): its own session, stdio
  * on /dev/null (runc waits for the hook's stdout/stderr to close, so nothing that outlives the
  * hook may hold them), inherited descriptors closed. With `serve`, it serves the container's hooks.
  */
-export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { serve?: ServeSettings; pidFile?: string } = {}): number {
-  const args = [process.execPath, collectorEntryPoint(), id];
-  const s = opts.serve;
-  if (s) args.push('--serve', s.stateDir, s.instanceDir, String(s.bufferSizeKb), s.clock, ...s.events);
+export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { serve?: boolean; pidFile?: string } = {}): number {
+  const args = [process.execPath, collectorEntryPoint(), id, ...(opts.serve ? ['--serve'] : [])];
   const child = spawn(binScript('oci-ftrace-collector'), args, { detached: true, stdio: 'ignore', env });
   if (child.pid === undefined) throw new Error('cannot start the collector');
   child.unref();

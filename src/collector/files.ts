@@ -13,8 +13,6 @@ export interface CollectorFiles {
   request: string;
   /** FIFO the collector answers on. */
   reply: string;
-  /** bin/oci-ftrace-collector's word on the instance it configured ("ok" or "error ..."). */
-  instance: string;
   /** The prepare step's word to a collector the launcher started beside it: not traced after all. */
   cancel: string;
 }
@@ -29,7 +27,6 @@ export function collectorFiles(stateDir: string, id: string): CollectorFiles {
     done: `${base}.done.json`,
     request: `${base}.request`,
     reply: `${base}.reply`,
-    instance: `${base}.instance`,
     cancel: `${base}.cancel`,
   };
 }

@@ -1,10 +1,11 @@
 /*
- * The collector as the wrapper's prepare step starts it, ahead of the container: it serves the
- * container's two hooks (bin/oci-ftrace-hook) from a process that is already running, so that
- * neither hook waits for a Node start or for the kernel's slow instance work.
+ * The collector started ahead of the container (by the launcher beside the prepare step, or by the
+ * prepare step): it serves the container's two hooks (bin/oci-ftrace-hook) from a process that is
+ * already running, so that neither hook waits for a Node start or for the kernel's slow instance
+ * work.
  *
- *   before the record hook   create the instance with its buffer, clock and options (most of the
- *                            kernel's work), and listen on the hook FIFOs;
+ *   before the record hook   make the hook FIFOs, create the instance with its buffer, clock and
+ *                            options (most of the kernel's work), and listen;
  *   record (createRuntime)   name the init's threads, turn the events on, answer: tracing is on
  *                            before the runtime goes on, as with the Node hook;
  *   until the end            drain the ring buffer (Collector);
@@ -36,16 +37,14 @@ const AWAIT_RECORD_MS = 60_000;
 const LINGER_MS = 5_000;
 /** How often a collector started ahead looks for the prepare step's word that it is not needed. */
 const CANCEL_POLL_MS = 20;
-/** How long bin/oci-ftrace-collector may take to configure the instance (it takes about 35 ms). */
-const INSTANCE_MARKER_WAIT_MS = 3_000;
 /** How long an instance an earlier container of this id is still removing may take to go. */
 const STALE_INSTANCE_WAIT_MS = 3_000;
 
 export interface ServeOptions {
   /**
    * Started by the launcher beside the prepare step (bin/oci-ftrace-runc, --ahead), not by it:
-   * we make the FIFOs and configure the instance ourselves, and the prepare step may yet find the
-   * container untraced and say so (files.cancel).
+   * the prepare step may yet find the container untraced and say so (files.cancel), and the
+   * launcher read only the trace policy of the config.
    */
   ahead?: boolean;
 }
@@ -53,21 +52,19 @@ export interface ServeOptions {
 export async function serveContainer(id: string, config: Config, log: Logger, opts: ServeOptions = {}): Promise<number> {
   const files = collectorFiles(config.stateDir, id);
   const startedAtMs = Date.now() - process.uptime() * 1000;
-  if (opts.ahead) {
-    // The launcher reads only the trace policy; the rest of the config is ours to judge.
-    if (!config.collector || config.trace === 'never') {
-      releasePidFile(files.pid);
-      return 0;
-    }
-    try {
-      // An earlier container's done marker would tell a Node report that we finished.
-      rmSync(files.done, { force: true });
-      createHookFifos(files);
-    } catch (err) {
-      log.warn({ id, err: (err as Error).message }, 'cannot make the hook FIFOs; the hooks will run in Node');
-      releasePidFile(files.pid);
-      return 1;
-    }
+  if (opts.ahead && (!config.collector || config.trace === 'never')) {
+    releasePidFile(files.pid);
+    return 0;
+  }
+  try {
+    // An earlier container's done marker would tell a Node report that we finished.
+    rmSync(files.done, { force: true });
+    // New FIFOs (new inodes): a collector of an earlier container with this id never hears ours.
+    createHookFifos(files);
+  } catch (err) {
+    log.warn({ id, err: (err as Error).message }, 'cannot make the hook FIFOs; the hooks will run in Node');
+    releasePidFile(files.pid);
+    return 1;
   }
   let channel: HookChannel;
   try {
@@ -92,22 +89,15 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   // Started ahead: the prepare step may find the container untraced (an annotation opts out).
   const cancelWatch = opts.ahead ? setInterval(() => (isCancelled(files.cancel, startedAtMs) ? stop() : undefined), CANCEL_POLL_MS) : undefined;
 
-  // The kernel's slow part, while the runtime creates the container.
   let instance: TraceInstance | undefined;
   let instanceIno: number | undefined;
   let setupError: string | undefined;
   try {
     instance = new TraceInstance(await locateTracefs(config.tracefsPath), instanceNameFor(id));
-    const settings = instanceSettings(config);
-    // bin/oci-ftrace-collector configures the instance while Node starts; check its work. Started
-    // ahead by the launcher, we are early enough to do it ourselves.
-    const shell = opts.ahead || stopping ? undefined : await readInstanceMarker(files.instance, INSTANCE_MARKER_WAIT_MS);
-    if (stopping) {
-      // cancelled before we began: nothing to set up
-    } else if (shell !== 'ok' || !instance.isConfiguredAs(settings)) {
-      if (!opts.ahead) log.info({ id, startScript: shell ?? 'no word' }, 'configuring the ftrace instance here');
+    // The kernel's part (about 35 ms) while the prepare step and the runtime do theirs.
+    if (!stopping) {
       if (!(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) log.warn({ id, instance: instance.path }, 'replacing a stale ftrace instance');
-      instance.configure(settings);
+      if (!stopping) instance.configure(instanceSettings(config));
     }
     instanceIno = instance.inode();
   } catch (err) {
@@ -206,22 +196,6 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   channel.close();
   await (removal ?? instance.removeAsync(instanceIno).catch((err: Error) => log.warn({ id, err: err.message }, 'cannot remove the ftrace instance')));
   return 0;
-}
-
-/** The start script's word on the instance ("ok", "error ..."), once it has written a whole line. */
-async function readInstanceMarker(path: string, timeoutMs: number): Promise<string | undefined> {
-  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((r) => setTimeout(r, 2))) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!text.endsWith('\n')) continue;
-    rmSync(path, { force: true });
-    return text.trim();
-  }
-  return undefined;
 }
 
 /**

@@ -152,27 +152,6 @@ export class TraceInstance {
     }
   }
 
-  /**
-   * Does the instance hold what configure() would have written? (bin/oci-ftrace-collector
-   * configures it in bash, ahead of Node: checked here rather than trusted.)
-   */
-  isConfiguredAs(settings: Omit<InstanceSettings, 'pids'>): boolean {
-    try {
-      const option = (name: string) => this.read(`options/${name}`).trim();
-      return (
-        // The kernel rounds the size up to whole sub-buffers (16384 reads back as 16387).
-        Number(/^\d+/.exec(this.read('buffer_size_kb'))?.[0] ?? 0) >= settings.bufferSizeKb &&
-        this.read('trace_clock').includes(`[${settings.clock}]`) &&
-        this.read('tracing_on').trim() === '0' &&
-        option('event-fork') === '1' &&
-        (!existsSync(this.file('options/record-tgid')) || option('record-tgid') === '1') &&
-        settings.events.every((ev) => existsSync(this.file(`events/${ev}`)))
-      );
-    } catch {
-      return false;
-    }
-  }
-
   /** Start recording these tasks (and, through event-fork, what they start) on a configured instance. */
   start(pids: readonly number[], events: readonly string[]): void {
     // Pid filter first, events second: nothing from other tasks can slip in between.
