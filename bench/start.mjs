@@ -1,8 +1,9 @@
 // Container start latency: `create` then `start` of a busybox bundle, as containerd calls the
 // runtime, until the container runs; then `delete`, where a traced container's report runs
 // (poststop). Bare runc against the launcher with the container not traced, opted out (the
-// prepare step runs, adds nothing), traced (with and without the collector, which starts with the
-// container and competes with it for the CPU), and traced with a seccomp profile written at report.
+// prepare step runs and adds nothing; the collector the launcher started beside it is told to go),
+// traced (with the collector serving the hooks, and without a collector: Node hooks, report from
+// the ring buffer), and traced with a seccomp profile written at report.
 //
 //   sudo node bench/start.mjs              (BENCH_RUNS=N, default 20)
 import { spawnSync } from 'node:child_process';
@@ -104,7 +105,7 @@ await withCleanup(
     const bare = byName('runc (bare)');
     const notTraced = byName('oci-ftrace-runc, not traced (trace: never)');
     const diff = (a, b, col) => (median(a.samples[col]) - median(b.samples[col])).toFixed(1);
-    console.log(`\nadded to create+start: launcher ${diff(notTraced, bare, 'create+start')} ms, prepare step ${diff(optedOut, notTraced, 'create+start')} ms, record hook ${diff(traced, optedOut, 'create+start')} ms (differences of medians)`);
+    console.log(`\nadded to create+start: launcher ${diff(notTraced, bare, 'create+start')} ms, prepare step ${diff(optedOut, notTraced, 'create+start')} ms, tracing (the record hook, and the start traced) ${diff(traced, optedOut, 'create+start')} ms (differences of medians)`);
   },
   () => {
     for (const id of created) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { env, stdio: 'ignore' });
