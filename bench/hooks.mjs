@@ -131,7 +131,7 @@ await withCleanup(
         run: () => timeSync(node, [PREPARE, 'create', '--bundle', bundle.bundleDir, `${idPrefix}${n++}`], { env: envFor(configs.served) }),
       },
       {
-        name: 'prepare step, traced (adds the hooks, starts the collector)',
+        name: 'prepare step, traced, run alone (adds the hooks, makes the FIFOs, starts the collector)',
         before: () => writeFileSync(bundle.configPath, pristine),
         run: () => {
           const id = `${idPrefix}${n++}`;

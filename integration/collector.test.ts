@@ -1,41 +1,23 @@
 // Issue 3, done-when: nothing is lost on a syscall-heavy container, loss is reported honestly when
 // the collector is off or dies, memory stays flat on a long run, and livedump answers meanwhile.
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectorFiles } from '../src/collector/files.js';
 import { SummarySchema } from '../src/report/summary.js';
 import { makeBusyboxBundle } from './lab/bundle.js';
-import { ANALYZER, RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
+import { ANALYZER, RUNC, WRAPPER, uniqueId } from './lab/env.js';
 import { isProcessAlive, leftovers } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { createAndStart, deleteContainer, waitStopped, type DetachedContainer } from './support/detached.js';
-import { makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
+import { ourLog, readTraceResult, tracedSuite } from './support/traced.js';
 
 const N = 500_000;
 // One-byte reads and writes: 2 syscalls per byte, 1,000,000 in all, plus the shell's few.
 const DD = ['sh', '-c', `uname >/dev/null; exec dd if=/dev/zero of=/dev/null bs=1 count=${N}`];
 
-let work: string;
-const envs: TracedEnv[] = [];
-
-beforeAll(async () => {
-  requireLab();
-  work = await mkdtemp(path.join(tmpdir(), 'oci-ftrace-collector-'));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-  for (const e of envs) e.cleanup();
-});
-
-function tracedEnv(extra: Record<string, unknown> = {}): TracedEnv {
-  const e = makeTracedEnv(extra);
-  envs.push(e);
-  return e;
-}
+const suite = tracedSuite('oci-ftrace-collector-');
+const tracedEnv = suite.tracedEnv;
 
 /** Lines of dd's own one-byte calls in the log: `read(fd: 0x0, ..., count: 0x1) = 1`. */
 function ddCallsInLog(log: string, syscall: 'read' | 'write', fd: number): number {
@@ -46,7 +28,7 @@ function ddCallsInLog(log: string, syscall: 'read' | 'write', fd: number): numbe
 describe('a container making 1,000,000 syscalls', () => {
   it('with the default buffer: exact counts, 0 lost, and the syscall of its first millisecond', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, 'dd'), { args: DD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd'), { args: DD });
     const id = uniqueId('dd');
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 170_000 });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
@@ -72,7 +54,7 @@ describe('a container making 1,000,000 syscalls', () => {
 
   it('with the collector disabled: the loss is counted, not hidden', async () => {
     const traced = tracedEnv({ collector: false, writeLog: false });
-    const b = await makeBusyboxBundle(path.join(work, 'dd-nocollector'), { args: DD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-nocollector'), { args: DD });
     const id = uniqueId('dd-off');
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 170_000 });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
@@ -88,11 +70,11 @@ describe('a container making 1,000,000 syscalls', () => {
 
   it('with the collector killed mid-run: report falls back to the ring buffer and counts what died with it', async () => {
     const traced = tracedEnv({ writeLog: false });
-    const b = await makeBusyboxBundle(path.join(work, 'dd-killed'), {
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-killed'), {
       args: ['sh', '-c', `exec dd if=/dev/zero of=/dev/null bs=1 count=${4 * N}`],
     });
-    const c: DetachedContainer = { id: uniqueId('dd-kill'), globals: ['--root', path.join(work, 'root-kill')], env: traced.env(RUNC), runtime: RUNC };
-    await createAndStart(c, b.bundleDir, path.join(work, 'kill.out'));
+    const c: DetachedContainer = { id: uniqueId('dd-kill'), globals: ['--root', path.join(suite.work(), 'root-kill')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'kill.out'));
     const files = collectorFiles(traced.stateDir, c.id);
     const pid = Number(readFileSync(files.pid, 'utf8'));
     // Let it drain and checkpoint for a while, then kill it without warning.
@@ -115,9 +97,9 @@ describe('a container running for 60 s at a steady rate', () => {
     const traced = tracedEnv();
     // No forks in the loop: ~50 open/read/close per 0.1 s, for 600 rounds.
     const script = 'mkfifo /dev/shm/f; exec 3<>/dev/shm/f; i=0; while [ $i -lt 600 ]; do j=0; while [ $j -lt 50 ]; do read x < /etc/hostname; j=$((j+1)); done; read -t 0.1 x <&3; i=$((i+1)); done';
-    const b = await makeBusyboxBundle(path.join(work, 'steady'), { args: ['sh', '-c', script] });
-    const c: DetachedContainer = { id: uniqueId('steady'), globals: ['--root', path.join(work, 'root-steady')], env: traced.env(RUNC), runtime: RUNC };
-    await createAndStart(c, b.bundleDir, path.join(work, 'steady.out'));
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'steady'), { args: ['sh', '-c', script] });
+    const c: DetachedContainer = { id: uniqueId('steady'), globals: ['--root', path.join(suite.work(), 'root-steady')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'steady.out'));
     const pid = Number(readFileSync(collectorFiles(traced.stateDir, c.id).pid, 'utf8'));
     const rss = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
     await new Promise((r) => setTimeout(r, 8000));

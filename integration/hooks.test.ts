@@ -1,37 +1,19 @@
 // The collector serves the container's hooks (src/collector/serve.ts, bin/oci-ftrace-hook), and
 // every way it can fail leaves the work to the Node hooks, which trace as before.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectorFiles } from '../src/collector/files.js';
 import { makeBusyboxBundle } from './lab/bundle.js';
-import { CRUN, REPO_ROOT, RUNC, WRAPPER, requireLab, uniqueId } from './lab/env.js';
+import { CRUN, REPO_ROOT, RUNC, WRAPPER, uniqueId } from './lab/env.js';
 import { isProcessAlive, leftovers } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { createAndStart, deleteContainer, status, waitStopped, type DetachedContainer } from './support/detached.js';
-import { makeTracedEnv, ourLog, readTraceResult, type TracedEnv } from './support/traced.js';
+import { ourLog, readTraceResult, tracedSuite, type TracedEnv } from './support/traced.js';
 
 const WORKLOAD = ['sh', '-c', 'uname -a; ls /'];
-let work: string;
-const envs: TracedEnv[] = [];
-
-beforeAll(async () => {
-  requireLab();
-  work = await mkdtemp(path.join(tmpdir(), 'oci-ftrace-hooks-'));
-});
-
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-  for (const e of envs) e.cleanup();
-});
-
-function tracedEnv(extra: Record<string, unknown> = {}): TracedEnv {
-  const e = makeTracedEnv(extra);
-  envs.push(e);
-  return e;
-}
+const suite = tracedSuite('oci-ftrace-hooks-');
+const tracedEnv = suite.tracedEnv;
 
 interface LogEntry {
   component: string;
@@ -80,7 +62,7 @@ describe.each([
 ])('under %s, the collector serves both hooks', (name, runtime) => {
   it('run: no Node hook runs, and the trace is whole', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, `served-${name}`), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), `served-${name}`), { args: WORKLOAD });
     const id = uniqueId(`served-${name}`);
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
@@ -94,7 +76,7 @@ describe.each([
 
   it('opted out by annotation: the collector the launcher started goes again, leaving nothing', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, `opted-out-${name}`), { args: WORKLOAD, annotations: { 'oci-ftrace/trace': 'false' } });
+    const b = await makeBusyboxBundle(path.join(suite.work(), `opted-out-${name}`), { args: WORKLOAD, annotations: { 'oci-ftrace/trace': 'false' } });
     const id = uniqueId(`out-${name}`);
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
@@ -107,9 +89,9 @@ describe.each([
 describe('the report hook', () => {
   it('is served while the container still runs (create, then delete without start)', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, 'never-started'), { args: WORKLOAD });
-    const c: DetachedContainer = { id: uniqueId('never-started'), globals: ['--root', path.join(work, 'root-ns')], env: traced.env(RUNC), runtime: RUNC };
-    const out = path.join(work, 'never-started.out');
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'never-started'), { args: WORKLOAD });
+    const c: DetachedContainer = { id: uniqueId('never-started'), globals: ['--root', path.join(suite.work(), 'root-ns')], env: traced.env(RUNC), runtime: RUNC };
+    const out = path.join(suite.work(), 'never-started.out');
     const create = await runCommand('/bin/sh', ['-c', `exec "$0" "$@" >${out} 2>&1 </dev/null`, WRAPPER, ...c.globals, 'create', '--bundle', b.bundleDir, c.id], { env: c.env, reject: false });
     expect(create.exitCode, create.stderr + ourLog(traced)).toBe(0);
     expect(await status(c)).toBe('created');
@@ -125,9 +107,9 @@ describe('the report hook', () => {
 
   it('after the collector stopped waiting for it (the engine deleted late), reads what the collector left', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, 'late-delete'), { args: WORKLOAD });
-    const c: DetachedContainer = { id: uniqueId('late'), globals: ['--root', path.join(work, 'root-late')], env: traced.env(RUNC), runtime: RUNC };
-    await createAndStart(c, b.bundleDir, path.join(work, 'late.out'));
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'late-delete'), { args: WORKLOAD });
+    const c: DetachedContainer = { id: uniqueId('late'), globals: ['--root', path.join(suite.work(), 'root-late')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'late.out'));
     await waitStopped(c, 30_000);
     // The collector finished when the init exited, and waits 5 s for the report hook.
     const pid = Number(readFileSync(collectorFiles(traced.stateDir, c.id).pid, 'utf8'));
@@ -144,7 +126,7 @@ describe('the report hook', () => {
 describe('when the collector cannot serve', () => {
   it('is gone before the record hook: the Node hooks trace the container, and nothing waits for the dead one', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, 'dead-collector'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dead-collector'), { args: WORKLOAD });
     const id = uniqueId('dead');
     // The launcher's prepare step alone, then the collector it started killed, then bare runc.
     const prepare = path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'runc-prepare.js');
@@ -161,8 +143,8 @@ describe('when the collector cannot serve', () => {
   });
 
   it('cannot set up the trace: fail open runs the container untraced; strict mode refuses it in one line', async () => {
-    const b = await makeBusyboxBundle(path.join(work, 'no-tracefs'), { args: WORKLOAD });
-    const bare = await runCommand(RUNC, ['run', '--bundle', (await makeBusyboxBundle(path.join(work, 'no-tracefs-bare'), { args: WORKLOAD })).bundleDir, uniqueId('bare')]);
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs'), { args: WORKLOAD });
+    const bare = await runCommand(RUNC, ['run', '--bundle', (await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs-bare'), { args: WORKLOAD })).bundleDir, uniqueId('bare')]);
     const open = tracedEnv({ tracefsPath: '/nonexistent/tracing' });
     const id = uniqueId('open');
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: open.env(RUNC), reject: false });
@@ -181,7 +163,7 @@ describe('when the collector cannot serve', () => {
 describe('the same container id again at once', () => {
   it('is traced afresh: the earlier collector, still removing its instance, leaves the new one alone', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(work, 'again'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'again'), { args: WORKLOAD });
     const id = uniqueId('again');
     const summaries: string[] = [];
     for (let round = 0; round < 3; round++) {

@@ -3,7 +3,9 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { SummarySchema, type Summary } from '../../src/report/summary.js';
+import { requireLab } from '../lab/env.js';
 
 export interface TracedEnv {
   dir: string;
@@ -65,4 +67,32 @@ export function logLinesFor(log: string, syscall: string): { pid: number; line: 
     .map((line) => ({ line, m: re.exec(line) }))
     .filter((x) => x.m)
     .map((x) => ({ pid: Number(x.m![1]), line: x.line }));
+}
+
+/**
+ * A test file's scratch directory and its traced environments: made when its tests begin (on a
+ * lab machine only), removed when they end. Call at the top of the file.
+ */
+export function tracedSuite(prefix: string): { work: () => string; tracedEnv: (extra?: Record<string, unknown>) => TracedEnv } {
+  let dir: string | undefined;
+  const envs: TracedEnv[] = [];
+  beforeAll(() => {
+    requireLab();
+    dir = mkdtempSync(path.join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const e of envs) e.cleanup();
+  });
+  return {
+    work: () => {
+      if (!dir) throw new Error('tracedSuite: no scratch directory before the tests begin');
+      return dir;
+    },
+    tracedEnv: (extra = {}) => {
+      const e = makeTracedEnv(extra);
+      envs.push(e);
+      return e;
+    },
+  };
 }

@@ -16,6 +16,7 @@ import { validateContainerId } from '../state/oci-state.js';
 import { prepareBundle } from '../wrapper/prepare-bundle.js';
 import { startCollector } from '../collector/control.js';
 import { collectorFiles, type CollectorFiles } from '../collector/files.js';
+import { createHookFifos } from '../collector/hook-fifos.js';
 
 export const EXIT_ABORT = 100;
 
@@ -39,8 +40,10 @@ async function startServingCollector(id: string, config: Config, log: Logger): P
   const files = collectorFiles(config.stateDir, id);
   try {
     mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
-    // An earlier container's: the collector makes new ones (new inodes).
-    for (const f of [files.request, files.reply, files.done]) rmSync(f, { force: true });
+    rmSync(files.done, { force: true });
+    // New FIFOs (new inodes), before the collector: they must exist when we exit and the runtime
+    // runs the hooks, and a collector of an earlier container with this id must not hear ours.
+    createHookFifos(files);
     startCollector(id, process.env, { serve: true, pidFile: files.pid });
     return files;
   } catch (err) {
@@ -50,8 +53,8 @@ async function startServingCollector(id: string, config: Config, log: Logger): P
 }
 
 /**
- * The hooks need the FIFOs when the runtime runs them: wait (briefly) until the collector has made
- * them. Only new ones count: an earlier container's, never removed, would lead the hooks to a
+ * The hooks need the FIFOs when the runtime runs them: wait (briefly) until the collector the
+ * launcher started has made them. Only new ones count: an earlier container's, never removed, would lead the hooks to a
  * FIFO nobody reads.
  */
 async function waitForFifos(files: CollectorFiles, log: Logger): Promise<void> {
@@ -106,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
     const files = await serving;
     if (traced && files) {
       aheadServes = ahead;
-      await waitForFifos(files, logger);
+      if (ahead) await waitForFifos(files, logger);
     }
     return 0;
   } catch (err) {

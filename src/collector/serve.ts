@@ -56,15 +56,19 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
     releasePidFile(files.pid);
     return 0;
   }
-  try {
-    // An earlier container's done marker would tell a Node report that we finished.
-    rmSync(files.done, { force: true });
-    // New FIFOs (new inodes): a collector of an earlier container with this id never hears ours.
-    createHookFifos(files);
-  } catch (err) {
-    log.warn({ id, err: (err as Error).message }, 'cannot make the hook FIFOs; the hooks will run in Node');
-    releasePidFile(files.pid);
-    return 1;
+  // Started by the launcher, we make the FIFOs (the launcher cannot cheaply); started by the
+  // prepare step, it made them before it started us, so that they exist when it exits.
+  if (opts.ahead) {
+    try {
+      // An earlier container's done marker would tell a Node report that we finished.
+      rmSync(files.done, { force: true });
+      // New FIFOs (new inodes): a collector of an earlier container with this id never hears ours.
+      createHookFifos(files);
+    } catch (err) {
+      log.warn({ id, err: (err as Error).message }, 'cannot make the hook FIFOs; the hooks will run in Node');
+      releasePidFile(files.pid);
+      return 1;
+    }
   }
   let channel: HookChannel;
   try {
