@@ -308,6 +308,13 @@ export class Collector {
 
   /** Drain what is left, close the log, write the final summary; what the done marker records. */
   private finish(): CollectorResult {
+    // Nothing more is recorded: what is in the buffer is all there is to drain (a task that reused
+    // a traced pid must not keep this loop going).
+    try {
+      this.instance.stop();
+    } catch {
+      /* removed under us: nothing more can come */
+    }
     let quiet = 0;
     while (quiet < 2) quiet = this.drainAll() === 0 ? quiet + 1 : 0;
     this.spool?.endRound(Infinity);
