@@ -1,6 +1,6 @@
 // The collector serves the container's hooks (src/collector/serve.ts, bin/oci-ftrace-hook), and
 // every way it can fail leaves the work to the Node hooks, which trace as before.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectorFiles } from '../src/collector/files.js';
@@ -157,6 +157,32 @@ describe('when the collector cannot serve', () => {
     expect(s.exitCode).not.toBe(0);
     expect(s.stderr).toContain('oci-ftrace record: tracefs not found at configured path /nonexistent/tracing');
     await expectNothingLeft(strict);
+  });
+});
+
+describe('the prepare step fails after the collector started', () => {
+  it('(config.json cannot be written): the container runs untraced, and the collector is told and leaves nothing', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'read-only'), { args: WORKLOAD });
+    // The rootfs outside the bundle (runc makes its mount points there), then a read-only bind
+    // mount of the bundle: config.json reads, the atomic write's temp file fails.
+    const rootfs = path.join(suite.work(), 'read-only-rootfs');
+    renameSync(b.rootfsDir, rootfs);
+    const spec = JSON.parse(readFileSync(b.configPath, 'utf8')) as { root: { path: string } };
+    writeFileSync(b.configPath, JSON.stringify({ ...spec, root: { ...spec.root, path: rootfs } }, null, 2));
+    await runCommand('mount', ['--bind', b.bundleDir, b.bundleDir]);
+    try {
+      await runCommand('mount', ['-o', 'remount,ro,bind', b.bundleDir]);
+      const id = uniqueId('ro');
+      const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
+      expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+      expect(r.stdout).toContain('Linux');
+      expect(ourLog(traced)).toContain('cannot prepare bundle for tracing');
+      expect(existsSync(path.join(traced.outputDir, id))).toBe(false);
+      await expectNothingLeft(traced);
+    } finally {
+      await runCommand('umount', [b.bundleDir], { reject: false });
+    }
   });
 });
 

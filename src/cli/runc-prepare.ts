@@ -36,7 +36,7 @@ function reportToRuntimeLog(inv: RuncInvocation | undefined, message: string): v
  * creates the container, and serves both hooks (src/collector/serve.ts). If this fails the hooks do
  * the work in Node, as they did before: logged, never fatal. Returns the FIFOs to wait for.
  */
-async function startServingCollector(id: string, config: Config, log: Logger): Promise<CollectorFiles | undefined> {
+function startServingCollector(id: string, config: Config, log: Logger): CollectorFiles | undefined {
   const files = collectorFiles(config.stateDir, id);
   try {
     mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
@@ -85,7 +85,10 @@ async function main(argv: string[]): Promise<number> {
   // The launcher started the container's collector beside us (bin/oci-ftrace-runc): it serves
   // the hooks if the container is traced, and must be told if it is not.
   const ahead = process.env.OCI_FTRACE_COLLECTOR_AHEAD === '1';
-  let aheadServes = false;
+  // Whether a collector (the launcher's, or one we start) will serve a traced container's hooks;
+  // one that will not is told so.
+  let collectorStarted = ahead;
+  let collectorServes = false;
   try {
     inv = parseRuncArgv(argv);
     // A command line runc itself refuses: let it say so, exactly as it would.
@@ -102,13 +105,15 @@ async function main(argv: string[]): Promise<number> {
     // Without one started by the launcher, the collector starts as soon as the container is
     // certain to be traced, before the spec is written: its start (Node's, and the kernel's
     // instance setup) overlaps the rest of ours.
-    let serving: Promise<CollectorFiles | undefined> | undefined;
+    collectorStarted = ahead && cfg.collector;
+    let files: CollectorFiles | undefined;
     const { traced } = await prepareBundle(bundle, cfg, logger.child({ id }), () => {
-      if (cfg.collector) serving = ahead ? Promise.resolve(collectorFiles(cfg.stateDir, id)) : startServingCollector(id, cfg, logger);
+      if (!cfg.collector) return;
+      files = ahead ? collectorFiles(cfg.stateDir, id) : startServingCollector(id, cfg, logger);
+      collectorStarted = files !== undefined;
     });
-    const files = await serving;
     if (traced && files) {
-      aheadServes = ahead;
+      collectorServes = true;
       if (ahead) await waitForFifos(files, logger);
     }
     return 0;
@@ -121,19 +126,20 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(message + '\n');
     return EXIT_ABORT;
   } finally {
-    if (ahead && !aheadServes) cancelAheadCollector(inv?.containerId, config);
+    if (collectorStarted && !collectorServes) cancelCollector(inv?.containerId, config);
   }
 }
 
 /**
- * Tell the collector the launcher started that the container is not traced (opted out, a command
- * line runc refuses, an error): it removes what it set up and exits. Best effort: one that cannot
- * be told gives up by itself after a minute without a record hook.
+ * Tell the collector started ahead of the container that it is not traced after all (opted out, a
+ * command line runc refuses, an error): it removes what it set up and exits. Best effort: one that
+ * cannot be told gives up by itself after a minute without a record hook.
  */
-function cancelAheadCollector(id: string | undefined, config: Config | undefined): void {
+function cancelCollector(id: string | undefined, config: Config | undefined): void {
   try {
     if (id === undefined) return;
     const cfg = config ?? loadConfig();
+    if (!cfg.collector) return; // the launcher's has exited by itself
     const files = collectorFiles(cfg.stateDir, validateContainerId(id));
     mkdirSync(dirname(files.cancel), { recursive: true, mode: 0o700 });
     writeFileSync(files.cancel, `${process.pid}\n`);

@@ -43,8 +43,8 @@ const STALE_INSTANCE_WAIT_MS = 3_000;
 export interface ServeOptions {
   /**
    * Started by the launcher beside the prepare step (bin/oci-ftrace-runc, --ahead), not by it:
-   * the prepare step may yet find the container untraced and say so (files.cancel), and the
-   * launcher read only the trace policy of the config.
+   * the launcher read only the trace policy of the config, and made no FIFOs. Either way the
+   * prepare step may yet find the container untraced and say so (files.cancel).
    */
   ahead?: boolean;
 }
@@ -90,8 +90,10 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   process.on('SIGINT', stop);
   process.on('SIGUSR1', () => collector?.requestLiveDump());
   process.on('SIGHUP', () => undefined); // a closing terminal is not a reason to lose the trace
-  // Started ahead: the prepare step may find the container untraced (an annotation opts out).
-  const cancelWatch = opts.ahead ? setInterval(() => (isCancelled(files.cancel, startedAtMs) ? stop() : undefined), CANCEL_POLL_MS) : undefined;
+  // The prepare step may yet find the container untraced (an annotation opts out, its write fails).
+  // A word older than us is an earlier container's, left by one that failed: it goes.
+  if (!isCancelled(files.cancel, startedAtMs)) rmSync(files.cancel, { force: true });
+  const cancelWatch = setInterval(() => (isCancelled(files.cancel, startedAtMs) ? stop() : undefined), CANCEL_POLL_MS);
 
   let instance: TraceInstance | undefined;
   let instanceIno: number | undefined;
@@ -112,7 +114,7 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   const readyAt = process.uptime();
   const record = stopping ? undefined : await channel.next(AWAIT_RECORD_MS);
   const recordAt = process.uptime();
-  if (cancelWatch) clearInterval(cancelWatch);
+  clearInterval(cancelWatch);
   const giveUp = async (reason: string | undefined): Promise<number> => {
     if (record && reason) channel.reply(record.nonce, { fallback: reason });
     channel.close();
