@@ -14,6 +14,7 @@ const pkg = join(root, 'pkg');
 const launcher = join(pkg, 'bin', 'oci-ftrace-runc');
 mkdirSync(dirname(launcher), { recursive: true });
 copyFileSync(LAUNCHER, launcher);
+copyFileSync(join(dirname(LAUNCHER), 'oci-ftrace-collector'), join(pkg, 'bin', 'oci-ftrace-collector'));
 for (const dir of ['cli', 'collector']) mkdirSync(join(pkg, 'dist', dir), { recursive: true });
 writeFileSync(join(pkg, 'dist', 'node-path'), `${process.execPath}\n`);
 
