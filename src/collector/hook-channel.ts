@@ -1,7 +1,7 @@
 /*
  * The channel between bin/oci-ftrace-hook and the container's collector: two FIFOs beside the run
- * state, made by the wrapper's prepare step before the runtime starts, so that they exist when the
- * runtime runs the hooks.
+ * state, made before the runtime runs the hooks (by the collector the launcher starts, or by the
+ * prepare step before it starts one; the prepare step waits for them either way).
  *
  *   request (hook -> collector): one line per request, `KIND NONCE STATE`, STATE the runtime's
  *            state JSON on one line (the hook turns newlines into spaces: JSON allows none inside

@@ -1,6 +1,7 @@
 /*
- * The hook FIFOs' files (see hook-channel.ts): made by the wrapper's prepare step, removed by the
- * collector. Apart from hook-channel.ts, which the prepare step does not load.
+ * The hook FIFOs' files (see hook-channel.ts): made by whoever starts the serving collector (the
+ * prepare step) or by that collector itself (started by the launcher), removed by the collector.
+ * Apart from hook-channel.ts, so that the prepare step does not load node:net.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';

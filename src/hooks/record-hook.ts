@@ -93,8 +93,8 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
   if (config.collector) {
     // Without a collector the trace is still read at stop, from whatever the buffer kept.
     try {
-      // A collector the wrapper's prepare step started may be up without serving the hook (its
-      // FIFOs were missing); else start one now.
+      // One the Node record hook started earlier for this id is used; one started to serve the
+      // hooks (which did not serve this one) is replaced.
       const files = collectorFiles(config.stateDir, state.id);
       collectorPid = adoptableCollector(files.pid, state.id);
       if (collectorPid === undefined) {
