@@ -164,3 +164,107 @@ describe('after the engines are stopped', () => {
     expect(containerdNamespaces.filter((ns) => existsSync(path.join(CONTAINERD_RUNC_ROOT, ns)))).toEqual([]);
   });
 });
+
+// containerd's CRI plugin driven over gRPC as kubelet drives it (lab/cri.ts). Kept in one block at the end, with
+// its import here, so this file's other blocks stay untouched.
+import { readdirSync } from 'node:fs';
+import { startCri, type ContainerOptions, type Cri } from './lab/cri.js';
+
+describe('containerd CRI', () => {
+  let cri: Cri | undefined;
+  const criDir = path.join(workDir, 'cri');
+
+  beforeAll(async () => {
+    cri = await timed('cri start (containerd + pause image)', () =>
+      startCri(criDir, { handlers: { runc: { binaryName: RUNC } } }),
+    );
+    await timed('cri image import', () => cri!.importImage(image));
+  });
+  afterAll(async () => {
+    if (cri) await cri.stop();
+  });
+
+  /** A pod and one container in it, started; the pod is removed by the test (or by stop()). */
+  async function runInPod(name: string, container: ContainerOptions) {
+    const c = cri!;
+    const pod = await timed(`cri runPod ${name}`, () => c.runPod({ name, handler: 'runc' }));
+    const containerId = await c.createContainer(pod.id, pod.config, container);
+    await c.startContainer(containerId);
+    return { pod, containerId };
+  }
+
+  it('serves CRI runtime.v1 and runs a busybox container in a runc pod, its output in the CRI log', async () => {
+    const c = cri!;
+    const version = await c.version();
+    expect(version.runtimeName).toBe('containerd');
+    expect(version.runtimeApiVersion).toBe('v1');
+
+    const { pod, containerId } = await runInPod('hello', {
+      name: 'hello',
+      image: image.imageName,
+      command: ['sh', '-c', 'echo hello; uname -s'],
+    });
+    expect((await c.podStatus(pod.id)).state).toBe('SANDBOX_READY');
+    expect(await c.waitForExit(containerId, 30_000)).toBe(0);
+    expect(await c.logs(containerId)).toEqual({ stdout: 'hello\nLinux\n', stderr: '' });
+    await timed('cri stop + remove pod', async () => {
+      await c.stopPod(pod.id);
+      await c.removePod(pod.id);
+    });
+    expect(await c.listContainers(pod.id)).toEqual([]);
+  });
+
+  it('ExecSync runs a command in a running container', async () => {
+    const c = cri!;
+    const sleeper = { name: 'sleeper', image: image.imageName, command: ['sleep', '30'] };
+    const { pod, containerId } = await runInPod('exec', sleeper);
+    const result = await timed('cri execSync', () => c.execSync(containerId, ['echo', 'from-exec'], 10));
+    expect(result).toEqual({ stdout: 'from-exec\n', stderr: '', exitCode: 0 });
+    await c.stopContainer(containerId, 0);
+    expect(await c.waitForExit(containerId, 10_000)).toBe(137); // 128 + SIGKILL
+    await c.removePod(pod.id);
+  });
+
+  it('RuntimeDefault seccomp refuses unshare(CLONE_NEWUSER), which Unconfined allows', async () => {
+    const c = cri!;
+    const results: Record<string, { exitCode: number; stderr: string }> = {};
+    for (const seccomp of ['RuntimeDefault', 'Unconfined'] as const) {
+      const { pod, containerId } = await runInPod(`seccomp-${seccomp.toLowerCase()}`, {
+        name: 'unshare',
+        image: image.imageName,
+        command: ['unshare', '-U', 'true'],
+        seccomp,
+      });
+      const exitCode = await c.waitForExit(containerId, 30_000);
+      results[seccomp] = { exitCode, stderr: (await c.logs(containerId)).stderr };
+      await c.removePod(pod.id);
+    }
+    // containerd's default profile allows unshare only with CAP_SYS_ADMIN, which a default container lacks.
+    expect(results.RuntimeDefault?.exitCode).not.toBe(0);
+    expect(results.RuntimeDefault?.stderr).toMatch(/Operation not permitted/);
+    expect(results.Unconfined).toEqual({ exitCode: 0, stderr: '' });
+  });
+
+  it('stop() leaves no containerd, shim, mount, cgroup or runtime state behind', async () => {
+    const c = cri!;
+    const sleeper = { name: 'sleeper', image: image.imageName, command: ['sleep', '30'] };
+    const { containerId } = await runInPod('left-running', sleeper);
+    expect((await c.containerStatus(containerId)).state).toBe('CONTAINER_RUNNING');
+    // Hybrid cgroups here: one hierarchy per directory of /sys/fs/cgroup (a v2-only host has the dirs at the top).
+    const cgroupDirs = () =>
+      ['', ...readdirSync('/sys/fs/cgroup')]
+        .map((hierarchy) => path.join('/sys/fs/cgroup', hierarchy, c.cgroupParent))
+        .filter(existsSync);
+    // All of these exist while the pod runs, so their absence afterwards means something.
+    expect(cgroupDirs()).not.toEqual([]);
+    expect(mountsUnder(criDir)).not.toEqual([]);
+    expect(existsSync(path.join(criDir, 'runtime-root', 'runc', 'k8s.io'))).toBe(true); // the handler's Root
+    await timed('cri stop (with a running pod)', () => c.stop());
+    expect(isProcessAlive(c.containerd.pid)).toBe(false);
+    expect(processesMatching(new RegExp(`-address ${escapeRegExp(c.address)}( |$)`))).toEqual([]);
+    expect(processesMatching(new RegExp(escapeRegExp(criDir)))).toEqual([]);
+    expect(mountsUnder(criDir)).toEqual([]);
+    expect(existsSync(path.join(criDir, 'runtime-root'))).toBe(false); // runc's --root, emptied and removed
+    expect(cgroupDirs()).toEqual([]);
+  });
+});
