@@ -4,23 +4,19 @@
  * the CLI's report action runs for hook use (src/cli/oci-ftrace.ts calls this too): the report, then the seccomp
  * files the config or the container's annotations ask for. src/cli/report-main.ts runs it.
  */
-import { loadConfig } from '../config/config.js';
 import { reportContainer } from '../hooks/report-hook.js';
 import { writeReportSeccompFiles } from '../hooks/seccomp-files.js';
-import { createSyncFileLogger } from '../log/sync-logger.js';
 import type { CliProfileRequest } from '../profile/index.js';
 import { parseOciState, readStdin } from '../state/oci-state.js';
-import { runHookFailOpen } from './hook-runner.js';
+import { runHook } from './hook-runner.js';
 
-/** The hook's exit status. A config that cannot be loaded throws, as in the CLI. */
+/** The hook's exit status. */
 export async function reportCommand(cli?: CliProfileRequest): Promise<number> {
-  const config = loadConfig();
-  const log = createSyncFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' });
-  return runHookFailOpen('report', config, log, async () => {
-    const state = parseOciState(await readStdin());
+  return runHook('report', await readStdin(), async (text, config, log) => {
+    const state = parseOciState(text);
     const r = await reportContainer(state.id, config, log, { live: false });
     // The collector writes them when it finishes on its own; an explicit CLI request still does.
     if (r.seccompWritten && !cli) return;
-    await writeReportSeccompFiles(r.summary, r.summaryPath, { config, annotations: state.annotations, log, cli });
+    await writeReportSeccompFiles(r.summary, r.summaryPath, { config, annotations: state.annotations, bundleSeccomp: r.bundleSeccomp, log, cli });
   });
 }

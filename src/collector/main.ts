@@ -11,7 +11,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { logConfigError } from '../config/config-error-log.js';
 import { createSyncFileLogger } from '../log/sync-logger.js';
 import { validateContainerId } from '../state/oci-state.js';
 import { readRunState } from '../state/run-state.js';
@@ -20,14 +21,24 @@ import { collectorFiles } from './files.js';
 import { serveContainer } from './serve.js';
 
 async function main(): Promise<number> {
-  const config = loadConfig();
-  const log = createSyncFileLogger({ file: config.logFile, level: config.logLevel, component: 'collector' });
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) logConfigError(err, 'collector', { id: process.argv[2] }, 'collector cannot read our config; the container runs untraced');
+    return 1;
+  }
   const id = validateContainerId(process.argv[2] ?? '');
+  const log = createSyncFileLogger({ file: config.logFile, level: config.logLevel, component: 'collector' }).child({ id });
   const files = collectorFiles(config.stateDir, id);
   try {
     mkdirSync(dirname(files.pid), { recursive: true, mode: 0o700 });
     writeFileSync(files.pid, String(process.pid));
-    if (process.argv.includes('--serve')) return await serveContainer(id, config, log, { ahead: process.argv.includes('--ahead') });
+    if (process.argv.includes('--serve')) {
+      const at = process.argv.indexOf('--runtime-pid');
+      const runtime = at > 0 && /^[1-9][0-9]*:[0-9]+$/.test(process.argv[at + 1] ?? '') ? (process.argv[at + 1] as string) : undefined;
+      return await serveContainer(id, config, log, { ahead: process.argv.includes('--ahead'), ...(runtime ? { runtime } : {}) });
+    }
     const state = readRunState(config.stateDir, id);
     if (!state) throw new Error(`no run state for container ${id}`);
     const collector = new Collector(state, config, log.child({ id }));

@@ -59,11 +59,6 @@ export const ConfigSchema = z
      * event rate falls to almost zero after start-up. Counts become "at least once".
      */
     distinctOnly: z.boolean().default(false),
-    /**
-     * While recording, replace the bundle's seccomp profile with one that blocks nothing
-     * ("permissive"; the original is kept), or leave it ("keep"). See src/wrapper/record-mode.ts.
-     */
-    recordSeccomp: z.enum(['permissive', 'keep']).default('permissive'),
     /** Write a seccomp profile for every container at report time, beside its summary. */
     seccompProfile: z.boolean().default(false),
     /** The form of that profile: OCI linux.seccomp, Docker's JSON, or the SPO resource. */
@@ -75,21 +70,68 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/**
+ * Our config could not be used. The message is one line naming the file and the key. `fallback`
+ * is what could still be read from the file for reporting the error: where our log is, and whether
+ * the user asked for strict mode (an unrelated bad key must not turn strict mode off).
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+
+  constructor(
+    message: string,
+    readonly fallback: { logFile: string; strict: boolean },
+  ) {
+    super(message);
+  }
 }
+
+/** Keys earlier versions had, and what to do instead: an unknown key is an error, this says why. */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  recordSeccomp:
+    'recording without the container\'s own seccomp profile is a per-container choice now: annotate the container with oci-ftrace/record-seccomp: "permissive"',
+};
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0 ? env.OCI_FTRACE_CONFIG : DEFAULT_CONFIG_PATH;
 }
 
-/** Validate an already-parsed config value; one-line error naming the bad field. */
+const DEFAULTS = ConfigSchema.parse({});
+
+/** What an invalid file still tells about reporting its own error (pure). */
+function fallbackOf(raw: unknown): ConfigError['fallback'] {
+  const r = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const logFile = typeof r.logFile === 'string' && r.logFile.startsWith('/') ? r.logFile : DEFAULTS.logFile;
+  return { logFile, strict: r.strict === true };
+}
+
+/** One zod issue as `key "a.b": problem` (pure). */
+function describeConfigIssue(issue: z.ZodIssue): string {
+  const key = issue.path.length > 0 ? `key "${issue.path.join('.')}"` : undefined;
+  switch (issue.code) {
+    case z.ZodIssueCode.unrecognized_keys:
+      return issue.keys
+        .map((k) => {
+          const full = [...issue.path, k].join('.');
+          const hint = issue.path.length === 0 ? REMOVED_KEYS[k] : undefined;
+          return `unknown key "${full}"${hint ? ` (${hint})` : ''}`;
+        })
+        .join('; ');
+    case z.ZodIssueCode.invalid_type:
+      return issue.path.length === 0 ? `expected a JSON object, got ${issue.received}` : `${key}: expected ${issue.expected}, got ${issue.received}`;
+    case z.ZodIssueCode.invalid_enum_value:
+      return `${key}: ${JSON.stringify(issue.received)} is not one of ${issue.options.join(', ')}`;
+    default:
+      return `${key ?? '(root)'}: ${issue.message}`;
+  }
+}
+
+/** Validate an already-parsed config value; one-line error naming the bad key. */
 export function parseConfig(value: unknown, source = 'config'): Config {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new ConfigError(`${source}: invalid ${where}: ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(`${source}: invalid config: ${issue ? describeConfigIssue(issue) : 'invalid'}`, fallbackOf(value));
   }
   return result.data;
 }
@@ -105,7 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ConfigError(`${path}: cannot read config: ${(err as Error).message}`);
+      throw new ConfigError(`${path}: cannot read config: ${(err as Error).message.split('\n')[0]}`, fallbackOf(undefined));
     }
   }
   let raw: unknown = {};
@@ -113,7 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`${path}: config is not valid JSON: ${(err as Error).message}`);
+      throw new ConfigError(`${path}: config is not valid JSON: ${(err as Error).message.split('\n')[0]}`, fallbackOf(undefined));
     }
   }
   const config = parseConfig(raw, path);
