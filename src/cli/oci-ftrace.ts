@@ -44,11 +44,11 @@ function program(): Command {
       const cli: CliProfileRequest | undefined = opts.seccompProfile === undefined ? undefined : { file: opts.seccompProfile, format: opts.profileFormat };
       if (opts.livedump || opts.containerId) {
         const config = configOrDie();
-        const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' });
+        const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' }).child({ id: opts.livedump ?? opts.containerId });
         // Interactive use: errors are the user's to see, and the headline goes to stdout.
         const r = await reportContainer((opts.livedump ?? opts.containerId) as string, config, log, { live: Boolean(opts.livedump) });
         process.stdout.write(`${r.headline}\nsummary: ${r.summaryPath}\n${r.logPath ? `log: ${r.logPath}\n` : ''}`);
-        const seccomp = await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, cli });
+        const seccomp = await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, bundleSeccomp: r.bundleSeccomp, cli });
         if (seccomp.profilePath) process.stdout.write(`seccomp profile: ${seccomp.profilePath}\n`);
         return;
       }

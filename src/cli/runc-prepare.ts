@@ -8,7 +8,8 @@
  */
 import { appendFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadConfig, type Config } from '../config/config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { logConfigError } from '../config/config-error-log.js';
 import type { Logger } from '../log/logger.js';
 import { createSyncFileLogger } from '../log/sync-logger.js';
 import { formatRuntimeLogLine, parseRuncArgv, resolveBundleDir, runtimeLogTarget, type RuncInvocation } from '../runc-args/index.js';
@@ -17,8 +18,10 @@ import { prepareBundle } from '../wrapper/prepare-bundle.js';
 import { startCollector } from '../collector/control.js';
 import { collectorFiles, type CollectorFiles } from '../collector/files.js';
 import { createHookFifos } from '../collector/hook-fifos.js';
+import { processIdentity } from '../state/process-identity.js';
 
 export const EXIT_ABORT = 100;
+const DEFAULT_LOG = '/var/log/oci-ftrace/oci-ftrace.log';
 
 function reportToRuntimeLog(inv: RuncInvocation | undefined, message: string): void {
   const target = inv ? runtimeLogTarget(inv.globals) : undefined;
@@ -44,7 +47,8 @@ function startServingCollector(id: string, config: Config, log: Logger): Collect
     // New FIFOs (new inodes), before the collector: they must exist when we exit and the runtime
     // runs the hooks, and a collector of an earlier container with this id must not hear ours.
     createHookFifos(files);
-    startCollector(id, process.env, { serve: true, pidFile: files.pid });
+    // Our parent is the launcher, which becomes the runtime (exec): the collector watches it.
+    startCollector(id, process.env, { serve: true, pidFile: files.pid, runtimePid: process.ppid });
     return files;
   } catch (err) {
     log.warn({ id, err: (err as Error).message }, 'cannot start the collector ahead of the container; the hooks will start one');
@@ -98,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     log = createSyncFileLogger({ file: config.logFile, level: config.logLevel, component: 'oci-ftrace-runc' });
     if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
     validateContainerId(inv.containerId);
+    log = log.child({ id: inv.containerId });
     const bundle = resolveBundleDir(inv, process.cwd());
     const id = inv.containerId;
     const cfg = config;
@@ -107,10 +112,15 @@ async function main(argv: string[]): Promise<number> {
     // instance setup) overlaps the rest of ours.
     collectorStarted = ahead && cfg.collector;
     let files: CollectorFiles | undefined;
-    const { traced } = await prepareBundle(bundle, cfg, logger.child({ id }), () => {
-      if (!cfg.collector) return;
-      files = ahead ? collectorFiles(cfg.stateDir, id) : startServingCollector(id, cfg, logger);
-      collectorStarted = files !== undefined;
+    // Our parent, the launcher, becomes the runtime by exec.
+    const runtime = processIdentity(process.ppid);
+    const { traced } = await prepareBundle(bundle, id, cfg, logger, {
+      runtime,
+      onTraced: () => {
+        if (!cfg.collector) return;
+        files = ahead ? collectorFiles(cfg.stateDir, id) : startServingCollector(id, cfg, logger);
+        collectorStarted = files !== undefined;
+      },
     });
     if (traced && files) {
       collectorServes = true;
@@ -119,9 +129,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const message = `oci-ftrace-runc: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
-    log?.error({ argv, err: message }, 'cannot prepare bundle for tracing');
-    // Without a config we cannot know the user wanted strict mode: fail open then too.
-    if (!config?.strict) return 0;
+    const strict = err instanceof ConfigError ? err.fallback.strict : config?.strict === true;
+    const outcome = strict ? 'strict mode: the container is refused' : 'the container runs untraced';
+    const about = { id: inv?.containerId, argv };
+    if (err instanceof ConfigError) logConfigError(err, 'oci-ftrace-runc', about, `cannot read our config; ${outcome}`);
+    else (log ?? createSyncFileLogger({ file: config?.logFile ?? DEFAULT_LOG, level: 'info', component: 'oci-ftrace-runc' })).error({ ...about, err: message }, `cannot prepare the bundle for tracing; ${outcome}`);
+    if (!strict) return 0;
     reportToRuntimeLog(inv, message);
     process.stderr.write(message + '\n');
     return EXIT_ABORT;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { binScript } from '../install/bin-paths.js';
+import { processIdentity } from '../state/process-identity.js';
 
 /** The collector's entry point, beside this module in dist/. */
 export function collectorEntryPoint(): string {
@@ -14,8 +15,11 @@ export function collectorEntryPoint(): string {
  * on /dev/null (runc waits for the hook's stdout/stderr to close, so nothing that outlives the
  * hook may hold them), inherited descriptors closed. With `serve`, it serves the container's hooks.
  */
-export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { serve?: boolean; pidFile?: string } = {}): number {
-  const args = [process.execPath, collectorEntryPoint(), id, ...(opts.serve ? ['--serve'] : [])];
+export function startCollector(id: string, env: NodeJS.ProcessEnv, opts: { serve?: boolean; pidFile?: string; runtimePid?: number } = {}): number {
+  // The runtime, named by pid and start time (pid reuse): a serving collector watches it until
+  // the record hook comes, and puts the bundle back if it exits first (src/collector/serve.ts).
+  const runtime = opts.runtimePid !== undefined ? processIdentity(opts.runtimePid) : undefined;
+  const args = [process.execPath, collectorEntryPoint(), id, ...(opts.serve ? ['--serve'] : []), ...(runtime ? ['--runtime-pid', runtime] : [])];
   const child = spawn(binScript('oci-ftrace-collector'), args, { detached: true, stdio: 'ignore', env });
   if (child.pid === undefined) throw new Error('cannot start the collector');
   child.unref();

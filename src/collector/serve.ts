@@ -24,10 +24,12 @@ import { beginTracing, instanceSettings } from '../hooks/record-hook.js';
 import { writeReportSeccompFiles } from '../hooks/seccomp-files.js';
 import type { Logger } from '../log/logger.js';
 import { instanceNameFor } from '../state/paths.js';
-import { readRunState, removeRunState, type RunState } from '../state/run-state.js';
+import { readRunState, removeRunState, writeRunState, type RunState } from '../state/run-state.js';
+import { bundleFacts, putBundleBack } from '../hooks/bundle-facts.js';
 import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 import { Collector, writeDoneMarker, type CollectorResult } from './collector.js';
 import { collectorFiles, type CollectorFiles } from './files.js';
+import { isSameProcessAlive } from '../state/process-identity.js';
 import { HookChannel, isBadRequest, type HookRequest } from './hook-channel.js';
 import { createHookFifos } from './hook-fifos.js';
 
@@ -41,6 +43,12 @@ const CANCEL_POLL_MS = 20;
 const STALE_INSTANCE_WAIT_MS = 3_000;
 
 export interface ServeOptions {
+  /**
+   * The runtime that will run this container's hooks (`PID:STARTTIME`): the launcher, which becomes
+   * the runtime by exec. Should it exit before the record hook comes, it refused the bundle, and
+   * the bundle is put back as found (src/wrapper/bundle-original.ts).
+   */
+  runtime?: string;
   /**
    * Started by the launcher beside the prepare step (bin/oci-ftrace-runc, --ahead), not by it:
    * the launcher read only the trace policy of the config, and made no FIFOs. Either way the
@@ -93,7 +101,14 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   // The prepare step may yet find the container untraced (an annotation opts out, its write fails).
   // A word older than us is an earlier container's, left by one that failed: it goes.
   if (!isCancelled(files.cancel, startedAtMs)) rmSync(files.cancel, { force: true });
-  const cancelWatch = setInterval(() => (isCancelled(files.cancel, startedAtMs) ? stop() : undefined), CANCEL_POLL_MS);
+  let runtimeGone = false;
+  const cancelWatch = setInterval(() => {
+    if (isCancelled(files.cancel, startedAtMs)) stop();
+    else if (opts.runtime !== undefined && !isSameProcessAlive(opts.runtime)) {
+      runtimeGone = true;
+      stop();
+    }
+  }, CANCEL_POLL_MS);
 
   let instance: TraceInstance | undefined;
   let instanceIno: number | undefined;
@@ -125,7 +140,11 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
     return reason ? 1 : 0;
   };
   if (!record) {
-    log.info({ id }, stopping ? 'stopped before the container was created' : 'container was never created; collector exits');
+    if (runtimeGone) {
+      // It read config.json (or refused to), and will not read it again: put it back as found.
+      const outcome = await putBundleBack(config, id, opts.runtime as string, log);
+      log.info({ id, runtime: opts.runtime, bundle: outcome }, 'the runtime exited without running the record hook (it refused the container); collector exits');
+    } else log.info({ id }, stopping ? 'stopped before the container was created' : 'container was never created; collector exits');
     return giveUp(undefined);
   }
   if (record.kind !== 'record' || record.state.id !== id) return giveUp(`expected record of ${id}, got ${record.kind} of ${record.state.id}`);
@@ -140,6 +159,10 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   // Signal handlers are in place: a report that does not use the FIFOs may SIGTERM us from now on.
   writeFileSync(files.ready, String(process.pid));
   channel.reply(record.nonce, { ok: true });
+  // The runtime has read config.json: it goes back as found, and the report keeps the bundle's
+  // own profile from the saved copy.
+  runState = { ...runState, ...(await bundleFacts(config, id, record.state.annotations, log)) };
+  writeRunState(config.stateDir, runState);
   log.info(
     {
       id,
@@ -181,6 +204,7 @@ export async function serveContainer(id: string, config: Config, log: Logger, op
   const seccompWritten = await writeReportSeccompFiles(result.summary, result.done.summaryPath, {
     config,
     annotations: (report as HookRequest | undefined)?.state.annotations ?? record.state.annotations,
+    bundleSeccomp: runState.bundleSeccomp,
     log,
   });
   writeDoneMarker(files.done, { ...result.done, seccompWritten });

@@ -7,6 +7,7 @@ import { writeRunState, type RunState } from '../state/run-state.js';
 import { isServingCollector, runningCollector, startCollector } from '../collector/control.js';
 import { collectorFiles } from '../collector/files.js';
 import { hostArch } from '../syscalls/index.js';
+import { bundleFacts } from './bundle-facts.js';
 import { CONTAINER_EVENTS, TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 
 /** Monotonic clock: consistent across CPUs (enter/exit of a migrating task stay in order). */
@@ -78,6 +79,8 @@ export function beginTracing(instance: TraceInstance, state: OciState, config: C
  * collector drains it from now on. Returns fast.
  */
 export async function recordContainer(state: OciState, config: Config, log: Logger): Promise<void> {
+  // The runtime has read config.json: it goes back as found first, whatever happens to tracing.
+  const facts = await bundleFacts(config, state.id, state.annotations, log);
   if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
   const tracefsRoot = await locateTracefs(config.tracefsPath);
   const instance = new TraceInstance(tracefsRoot, instanceNameFor(state.id));
@@ -89,6 +92,8 @@ export async function recordContainer(state: OciState, config: Config, log: Logg
     instance.removeQuietly();
     throw err;
   }
+  runState = { ...runState, ...facts };
+  writeRunState(config.stateDir, runState);
   let collectorPid: number | undefined;
   if (config.collector) {
     // Without a collector the trace is still read at stop, from whatever the buffer kept.

@@ -15,6 +15,7 @@ import { readRunState, removeRunState, type RunState } from '../state/run-state.
 import { describeReturn, errnoName, forkSyscallNumbers, hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
 import { TraceInstance, locateTracefs, readSyscallArgNames } from '../tracefs/tracefs.js';
 import { TRACE_CLOCK } from './record-hook.js';
+import { seccompContext } from '../profile/bundle-profile.js';
 
 export interface ReportResult {
   summary: Summary;
@@ -23,6 +24,8 @@ export interface ReportResult {
   headline: string;
   /** The collector wrote the seccomp files the config and annotations ask for (its done marker says). */
   seccompWritten?: boolean;
+  /** The bundle's own linux.seccomp as found, from the run state. */
+  bundleSeccomp?: string | undefined;
 }
 
 export { lossFromStats } from '../report/loss.js';
@@ -70,9 +73,9 @@ export async function reportContainer(id: string, config: Config, log: Logger, o
 
   if (opts.live) {
     if (collectorPid !== undefined && (await requestLiveDump(collectorPid, id, files, 10_000))) {
-      return finishResult(readSummary(join(t.outDir, 'summary.live.json')), join(t.outDir, 'summary.live.json'), config.writeLog ? join(t.outDir, LOG_FILE_NAME) : undefined, log, id);
+      return { ...finishResult(readSummary(join(t.outDir, 'summary.live.json')), join(t.outDir, 'summary.live.json'), config.writeLog ? join(t.outDir, LOG_FILE_NAME) : undefined, log, id), bundleSeccomp: t.runState?.bundleSeccomp };
     }
-    return ringBufferReport(t, config, log, { live: true, checkpoint: undefined });
+    return { ...(await ringBufferReport(t, config, log, { live: true, checkpoint: undefined })), bundleSeccomp: t.runState?.bundleSeccomp };
   }
 
   t.instance.stop();
@@ -97,7 +100,7 @@ export async function reportContainer(id: string, config: Config, log: Logger, o
   t.instance.remove();
   removeRunState(config.stateDir, id);
   for (const f of Object.values(files)) rmSync(f, { force: true });
-  return result;
+  return { ...result, bundleSeccomp: t.runState?.bundleSeccomp };
 }
 
 /** The report a collector finished: its summary, as its done marker records. */
@@ -153,6 +156,7 @@ async function ringBufferReport(
     append: Boolean(opts.appendLog) && logPath !== undefined && existsSync(logPath),
     logHeader: { containerId: t.id, arch: t.arch, clock: t.clock },
     forkSyscalls: forkSyscallNumbers(t.arch),
+    initialTasks: t.runState?.initialTasks ?? (t.runState ? [t.runState.pid] : []),
     known: { seccomp: syscallNumber('seccomp', t.arch), prctl: syscallNumber('prctl', t.arch) },
     format: {
       syscallName: (nr) => syscallName(nr, t.arch),
@@ -178,6 +182,7 @@ async function ringBufferReport(
     now: new Date(),
     syscallName: (nr) => syscallName(nr, t.arch),
     errnoName,
+    ...(t.runState ? seccompContext(t.runState, t.arch, errnoName) : {}),
   });
   if (opts.checkpoint) summary = mergeSummaryParts(opts.checkpoint.summary, summary, loss);
   writeJsonFileAtomic(summaryPath, summary);

@@ -13,11 +13,11 @@ import type { Summary } from '../report/summary.js';
 export async function writeReportSeccompFiles(
   summary: Summary,
   summaryPath: string,
-  opts: { config: Config; annotations: Readonly<Record<string, string>> | undefined; log: Logger; cli?: CliProfileRequest },
+  opts: { config: Config; annotations: Readonly<Record<string, string>> | undefined; bundleSeccomp: string | undefined; log: Logger; cli?: CliProfileRequest },
 ): Promise<boolean> {
-  const { config, annotations, log, cli } = opts;
+  const { config, annotations, bundleSeccomp, log, cli } = opts;
   try {
-    const seccomp = await writeContainerSeccompFiles(summary, { outDir: dirname(summaryPath), config, annotations, cli });
+    const seccomp = await writeContainerSeccompFiles(summary, { outDir: dirname(summaryPath), config, annotations, bundleSeccomp, cli });
     if (seccomp.originalPath || seccomp.profilePath) log.info({ id: summary.containerId, originalPath: seccomp.originalPath, profilePath: seccomp.profilePath }, 'seccomp files written');
     return true;
   } catch (err) {

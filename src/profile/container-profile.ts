@@ -11,7 +11,6 @@ import type { Summary } from '../report/summary.js';
 import { writeFileAtomic } from '../spec/bundle-config.js';
 import { parseJsonLossless, stringifyJsonLossless } from '../spec/lossless-json.js';
 import { LOG_FILE_NAME, SUMMARY_FILE_NAME, confinedPath } from '../state/paths.js';
-import { ORIGINAL_SECCOMP_ANNOTATION } from '../wrapper/record-mode.js';
 import { DOCKER_DEFAULT_CAPABILITIES, ProfileError, parseInputProfile, parseKernelRelease } from './input-profile.js';
 import { makeProfile, type MadeProfile } from './make-profile.js';
 import { isProfileFormat, renderProfile, spoNameFor, type ProfileFormat } from './render.js';
@@ -76,27 +75,29 @@ export interface ContainerSeccompOptions {
   /** The container's report directory, OUTPUT_DIR/<id>. */
   outDir: string;
   config: Pick<Config, 'seccompProfile' | 'seccompProfileFormat'>;
-  /** From the hook's state: record mode's saved original, and the per-container request. */
+  /** From the hook's state: the per-container request. */
   annotations?: Readonly<Record<string, string>> | undefined;
+  /** The bundle's own linux.seccomp as found (lossless JSON, "null": none), from the run state. */
+  bundleSeccomp?: string | undefined;
   cli?: CliProfileRequest | undefined;
 }
 
 export interface ContainerSeccompResult {
-  /** Where the bundle's own profile was saved (record mode replaced it). */
+  /** Where the bundle's own profile was saved. */
   originalPath?: string;
   profilePath?: string;
   profile?: MadeProfile;
 }
 
 /**
- * The seccomp files of one container's report: its original profile (always, when record mode
- * replaced one), and its generated profile (when asked for). Throws ProfileError (one line) when
- * a requested profile cannot be made.
+ * The seccomp files of one container's report: the bundle's own profile (always, when it had one:
+ * what the container ran under, or, recorded from scratch, what it would have), and its generated
+ * profile (when asked for). Throws ProfileError (one line) when a requested profile cannot be made.
  */
 export async function writeContainerSeccompFiles(summary: Summary, opts: ContainerSeccompOptions): Promise<ContainerSeccompResult> {
   const result: ContainerSeccompResult = {};
   const summaryPath = join(opts.outDir, summary.kind === 'live' ? SUMMARY_FILE_NAME.replace(/\.json$/, '.live.json') : SUMMARY_FILE_NAME);
-  const original = await saveOriginal(opts.outDir, opts.annotations);
+  const original = await saveOriginal(opts.outDir, opts.bundleSeccomp);
   if (original) result.originalPath = original.path;
 
   const request = resolveProfileRequest(opts.outDir, opts.config, opts.annotations, opts.cli);
@@ -120,11 +121,9 @@ export async function writeContainerSeccompFiles(summary: Summary, opts: Contain
   return result;
 }
 
-async function saveOriginal(outDir: string, annotations: Readonly<Record<string, string>> | undefined): Promise<{ path: string; value: unknown } | undefined> {
-  const saved = annotations?.[ORIGINAL_SECCOMP_ANNOTATION];
+async function saveOriginal(outDir: string, saved: string | undefined): Promise<{ path: string; value: unknown } | undefined> {
   if (saved === undefined) return undefined;
-  const source = `annotation ${ORIGINAL_SECCOMP_ANNOTATION}`;
-  const value = parseJsonLossless(saved, source);
+  const value = parseJsonLossless(saved, "the bundle's linux.seccomp");
   if (value === null) return undefined;
   const path = join(outDir, ORIGINAL_PROFILE_FILE);
   await mkdir(outDir, { recursive: true });

@@ -5,34 +5,27 @@
 import { editBundleSpec, readBundleSpec, type BundleEditResult } from '../spec/bundle-config.js';
 import type { SpecModifier } from '../spec/modifiers.js';
 import type { OciSpec } from '../spec/schema.js';
-import { ORIGINAL_SECCOMP_ANNOTATION } from '../wrapper/record-mode.js';
+import { unprepareModifier } from '../wrapper/prepare-bundle.js';
 import { ociSeccompObject } from './render.js';
 import type { SeccompProfile } from './seccomp.js';
 
 export const ENFORCE_MODIFIER_NAME = 'enforce-seccomp';
 
-/**
- * Set linux.seccomp to `profile`. Record mode's saved original goes too: the bundle's profile is
- * now this one, so a later traced run saves this one as the original.
- */
+/** Set linux.seccomp to `profile`. */
 export function enforceSeccompModifier(profile: SeccompProfile): SpecModifier {
   const seccomp = ociSeccompObject(profile);
   return {
     name: ENFORCE_MODIFIER_NAME,
     apply(spec: OciSpec): OciSpec {
       const linux = (spec.linux ?? {}) as Record<string, unknown>;
-      const next: OciSpec = { ...spec, linux: { ...linux, seccomp: structuredClone(seccomp) } };
-      if (spec.annotations && ORIGINAL_SECCOMP_ANNOTATION in spec.annotations) {
-        const { [ORIGINAL_SECCOMP_ANNOTATION]: _dropped, ...rest } = spec.annotations;
-        next.annotations = rest;
-      }
-      return next;
+      return { ...spec, linux: { ...linux, seccomp: structuredClone(seccomp) } };
     },
   };
 }
 
+/** The profile into the bundle; whatever a killed traced run left of ours in it goes first. */
 export async function enforceProfileOnBundle(bundleDir: string, profile: SeccompProfile): Promise<BundleEditResult> {
-  return editBundleSpec(bundleDir, [enforceSeccompModifier(profile)]);
+  return editBundleSpec(bundleDir, [unprepareModifier(), enforceSeccompModifier(profile)]);
 }
 
 /** The bundle's bounding capabilities, which Docker profiles' `includes.caps` are checked against. */

@@ -18,6 +18,12 @@ export type BundleSpec = {
 export type BundleEditResult = {
   /** Whether config.json was rewritten. */
   changed: boolean;
+  /** config.json as it was read: its path, exact bytes, mode and owner (to put it back as found). */
+  original: { path: string; bytes: Buffer; mode: number; uid: number; gid: number };
+  /** The text written in its place, when it changed. */
+  written?: string;
+  /** The spec's text after each modifier, in order (the last is what is on disk now). */
+  texts: string[];
   /** Names of the modifiers that changed something, in order. */
   applied: string[];
   /** The spec as it now is on disk. */
@@ -56,21 +62,25 @@ export async function editBundleSpec(
   let spec = loaded.spec;
   let text = originalText;
   const applied: string[] = [];
+  const texts: string[] = [];
   for (const modifier of modifiers) {
     const next = applyModifier(modifier, spec, loaded.path);
     const nextText = stringifyJsonLossless(next, indent);
     if (nextText !== text) applied.push(modifier.name);
     spec = next;
     text = nextText;
+    texts.push(text);
   }
 
   const changed = text !== originalText;
+  const original = { path: loaded.path, bytes: loaded.bytes, mode: loaded.mode, uid: loaded.uid, gid: loaded.gid };
+  const result: BundleEditResult = { changed, applied, spec, original, texts, ...(changed ? { written: text } : {}) };
   // The outcome is known before the (slow, fsync'd) write: a caller may act on it meanwhile.
-  options.beforeWrite?.({ changed, applied, spec });
+  options.beforeWrite?.(result);
   if (changed) {
     await writeFileAtomic(loaded.path, text, { mode: loaded.mode, uid: loaded.uid, gid: loaded.gid });
   }
-  return { changed, applied, spec };
+  return result;
 }
 
 /** Serialize `value` losslessly (see stringifyJsonLossless) and write it with writeFileAtomic. */
@@ -166,6 +176,7 @@ function unlinkQuietly(path: string): void {
 type LoadedBundleConfig = {
   path: string;
   text: string;
+  bytes: Buffer;
   tree: unknown;
   spec: OciSpec;
   mode: number;
@@ -205,7 +216,7 @@ async function loadBundleConfig(bundleDir: string): Promise<LoadedBundleConfig> 
   const text = decodeUtf8(bytes, path);
   const tree = parseJsonLossless(text, path);
   const spec = validateSpec(tree, path);
-  return { path, text, tree, spec, mode: fileStat.mode & 0o7777, uid: fileStat.uid, gid: fileStat.gid };
+  return { path, text, bytes, tree, spec, mode: fileStat.mode & 0o7777, uid: fileStat.uid, gid: fileStat.gid };
 }
 
 /**

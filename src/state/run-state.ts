@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { runStatePath } from './paths.js';
+import { writePrivateFileAtomic } from './private-file.js';
 
 /** What record leaves for report (and livedump): where the container's trace lives. */
 export const RunStateSchema = z
@@ -21,16 +21,16 @@ export const RunStateSchema = z
     initComm: z.string().max(64).optional(),
     /** The tasks set_event_pid was given (the init's threads); all others descend from them. */
     initialTasks: z.array(z.number().int().positive()).max(4096).optional(),
+    /** How its seccomp profile was treated (src/wrapper/record-mode.ts). */
+    recordSeccomp: z.enum(['keep', 'permissive']).optional(),
+    /** The bundle's own linux.seccomp as found, as lossless JSON ("null": it had none). */
+    bundleSeccomp: z.string().optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunStateSchema>;
 
 export function writeRunState(stateDir: string, state: RunState): void {
-  const path = runStatePath(stateDir, state.id);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  writePrivateFileAtomic(runStatePath(stateDir, state.id), JSON.stringify(state) + '\n');
 }
 
 export function readRunState(stateDir: string, id: string): RunState | undefined {

@@ -24,12 +24,22 @@ const profile = generateProfile({ recorded: [recordedSyscalls(summary, 'fixture'
 const config = { seccompProfile: false, seccompProfileFormat: 'oci' as const };
 
 describe('enforce', () => {
-  it("sets linux.seccomp and drops record mode's saved original, leaving the rest as it was", () => {
-    const spec = { ociVersion: '1', annotations: { keep: 'me', [ORIGINAL_SECCOMP_ANNOTATION]: 'null' }, linux: { namespaces: [] } };
+  it('sets linux.seccomp, leaving the rest as it was', () => {
+    const spec = { ociVersion: '1', annotations: { keep: 'me' }, linux: { namespaces: [] } };
     const next = enforceSeccompModifier(profile).apply(spec);
     expect(next.linux).toEqual({ namespaces: [], seccomp: ociSeccompObject(profile) });
     expect(next.annotations).toEqual({ keep: 'me' });
-    expect(spec.annotations[ORIGINAL_SECCOMP_ANNOTATION]).toBe('null');
+  });
+
+  it('takes out what a killed traced run left in the bundle: our hooks, record mode and its annotations', async () => {
+    const dir = tempDir();
+    const left = { ociVersion: '1', annotations: { keep: 'me', [ORIGINAL_SECCOMP_ANNOTATION]: 'null', 'oci-ftrace/seccomp': 'x' }, hooks: { createRuntime: [{ path: '/x/bin/oci-ftrace-hook', args: ['oci-ftrace-hook', 'record'] }], poststop: [{ path: '/usr/bin/true' }, { path: '/x/bin/oci-ftrace-hook', args: ['oci-ftrace-hook', 'report'] }] }, linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(left));
+    await enforceProfileOnBundle(dir, profile);
+    const after = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(after.annotations).toEqual({ keep: 'me' });
+    expect(after.hooks).toEqual({ poststop: [{ path: '/usr/bin/true' }] });
+    expect((after.linux as { seccomp: unknown }).seccomp).toEqual(JSON.parse(JSON.stringify(ociSeccompObject(profile))));
   });
 
   it("rewrites a bundle's config.json atomically, keeping its other values exact", async () => {
@@ -99,13 +109,14 @@ describe('resolveProfileRequest', () => {
 });
 
 describe('writeContainerSeccompFiles', () => {
-  it('saves the original record mode replaced, and merges it into the profile asked for', async () => {
+  it("saves the bundle's own profile, and merges it into the profile asked for", async () => {
     const out = tempDir();
     const original = '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getrandom"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}';
     const result = await writeContainerSeccompFiles(summary, {
       outDir: out,
       config,
-      annotations: { [ORIGINAL_SECCOMP_ANNOTATION]: original, [SECCOMP_PROFILE_ANNOTATION]: 'true' },
+      annotations: { [SECCOMP_PROFILE_ANNOTATION]: 'true' },
+      bundleSeccomp: original,
     });
     expect(result.originalPath).toBe(path.join(out, ORIGINAL_PROFILE_FILE));
     expect(JSON.parse(readFileSync(result.originalPath!, 'utf8'))).toEqual(JSON.parse(original));
@@ -115,9 +126,9 @@ describe('writeContainerSeccompFiles', () => {
     expect(result.profile?.inputsUsed).toEqual([result.originalPath]);
   });
 
-  it('writes nothing when nothing was replaced and nothing asked for', async () => {
+  it('writes nothing when the bundle had no profile and nothing is asked for', async () => {
     const out = tempDir();
-    expect(await writeContainerSeccompFiles(summary, { outDir: out, config, annotations: { [ORIGINAL_SECCOMP_ANNOTATION]: 'null' } })).toEqual({});
+    expect(await writeContainerSeccompFiles(summary, { outDir: out, config, bundleSeccomp: 'null' })).toEqual({});
     expect(listDir(out)).toEqual([]);
   });
 

@@ -81,7 +81,9 @@ describe('the collector the launcher starts beside the prepare step', () => {
   ])('starts for %s, told the id, in a session of its own, holding none of our descriptors', async (_name, argv) => {
     await launch(argv);
     const started = await collectorStarted();
-    expect(started?.argv).toEqual(['c1', '--serve', '--ahead']);
+    // It watches the launcher, which becomes the runtime, by pid and start time.
+    expect(started?.argv.slice(0, 4)).toEqual(['c1', '--serve', '--ahead', '--runtime-pid']);
+    expect(started?.argv[4]).toMatch(/^[1-9][0-9]*:[0-9]+$/);
     expect(started?.sid).toBe(started?.pid);
     expect(started?.stdio).toEqual(['/dev/null', '/dev/null', '/dev/null']);
     expect(started?.caCerts).toBe('');

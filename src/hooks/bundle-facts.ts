@@ -1,0 +1,53 @@
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { RunState } from '../state/run-state.js';
+import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../wrapper/bundle-original.js';
+import { recordModeOf } from '../wrapper/record-mode.js';
+
+/**
+ * The runtime has read config.json (the record hook is proof): put the bundle back as found, and
+ * keep what the report needs of it: how the container's seccomp profile was treated, and the
+ * bundle's own profile (the blocked calls are judged against it; profiles made from the report
+ * keep what it blocks). Never throws: tracing goes on whatever happens to the bundle.
+ */
+export async function bundleFacts(config: Config, id: string, annotations: Readonly<Record<string, string>> | undefined, log: Logger): Promise<Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'>> {
+  const facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'> = {};
+  try {
+    facts.recordSeccomp = recordModeOf(annotations);
+  } catch {
+    /* the prepare step refused that value: the container would not be traced */
+  }
+  try {
+    const saved = readSavedBundle(config.stateDir, id);
+    if (saved) {
+      facts.bundleSeccomp = bundleSeccompOf(saved);
+      logRestore(log, id, await restoreBundleOriginal(config.stateDir, saved), saved.path);
+    }
+  } catch (err) {
+    log.error({ id, err: (err as Error).message }, 'cannot put the bundle back as found');
+  }
+  return facts;
+}
+
+/**
+ * The runtime exited without running the record hook (it refused the container): put the bundle
+ * back, if it was prepared for that very runtime (`PID:STARTTIME`) and not for a later attempt.
+ */
+export async function putBundleBack(config: Config, id: string, runtime: string, log: Logger): Promise<RestoreOutcome | 'nothing saved' | 'not ours' | 'failed'> {
+  try {
+    const saved = readSavedBundle(config.stateDir, id);
+    if (!saved) return 'nothing saved';
+    if (saved.runtime !== undefined && saved.runtime !== runtime) return 'not ours';
+    const outcome = await restoreBundleOriginal(config.stateDir, saved);
+    logRestore(log, id, outcome, saved.path);
+    return outcome;
+  } catch (err) {
+    log.error({ id, err: (err as Error).message }, 'cannot put the bundle back as found');
+    return 'failed';
+  }
+}
+
+function logRestore(log: Logger, id: string, outcome: RestoreOutcome, path: string): void {
+  if (outcome === 'changed-since') log.warn({ id, config: path }, 'config.json changed since we prepared it: left as it is, with our hooks if they are still in it');
+  else log.debug({ id, config: path, outcome }, 'bundle left as found');
+}
