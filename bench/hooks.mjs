@@ -44,7 +44,7 @@ function tracefsBreakdown(pid) {
     time('options, set_event_pid, 5 events, tracing_on', () => {
       for (const o of ['event-fork', 'record-tgid']) writeFileSync(`${dir}/options/${o}`, '1');
       writeFileSync(`${dir}/set_event_pid`, String(pid));
-      for (const e of ['raw_syscalls/sys_enter', 'raw_syscalls/sys_exit', 'sched/sched_process_exec', 'sched/sched_process_fork', 'sched/sched_process_exit']) writeFileSync(`${dir}/events/${e}/enable`, '1');
+      for (const e of ['raw_syscalls/sys_enter', 'raw_syscalls/sys_exit', 'sched/sched_process_exec', 'task/task_newtask', 'task/task_rename', 'sched/sched_process_exit']) writeFileSync(`${dir}/events/${e}/enable`, '1');
       writeFileSync(`${dir}/tracing_on`, '1');
     });
     time('rmdir instances/NAME', () => rmdirSync(dir));

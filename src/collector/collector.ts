@@ -16,6 +16,7 @@ import { describeReturn, errnoName, forkSyscallNumbers, syscallName, syscallNumb
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat, type EventFormat } from '../tracefs/event-format.js';
 import { CONTAINER_EVENTS, TraceInstance, readSyscallArgNames } from '../tracefs/tracefs.js';
 import { excludeIdsFilter } from './distinct-filter.js';
+import { seccompContext } from '../profile/bundle-profile.js';
 import { collectorFiles } from './files.js';
 import { createRawEventDecoder } from './raw-decoder.js';
 import { LiveIngest } from './live-ingest.js';
@@ -91,6 +92,8 @@ export class Collector {
   private liveSeq = 0;
   /** The spool segment being rendered, if one is under way. */
   private rendering: string | undefined;
+  /** What the summary says of the container's seccomp profile. */
+  private readonly seccomp: ReturnType<typeof seccompContext>;
 
   constructor(
     private readonly state: RunState,
@@ -98,6 +101,7 @@ export class Collector {
     private readonly log: Logger,
   ) {
     this.instance = new TraceInstance(state.tracefsRoot, state.instance);
+    this.seccomp = seccompContext(state, state.arch, errnoName);
     // The tasks tracing began with are the init's threads (the record hook listed them): one
     // process with one name, known now even if they are gone before their events are read.
     const initial = state.initialTasks ?? [state.pid];
@@ -144,7 +148,7 @@ export class Collector {
         header: logHeaderLines({ containerId: state.id, arch, clock: state.clock }),
       });
       this.spool = new RawSpool(join(this.outDir, '.spool'), this.layout.page, SPOOL_SEGMENT_BYTES);
-      this.converter = new LogConverter(this.layout, createRawEventDecoder(formats), this.logFile, format, forkSyscalls, this.tasks.asReader());
+      this.converter = new LogConverter(this.layout, createRawEventDecoder(formats), this.logFile, format, forkSyscalls, this.tasks.asReader(), initial);
     }
     this.page = Buffer.alloc(this.layout.page.subBufferSize);
     this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({
@@ -175,6 +179,7 @@ export class Collector {
       const watermark = monoSeconds() - WATERMARK_MARGIN_S;
       const read = this.drainAll();
       if (read > 0) this.spool?.endRound(watermark);
+      if (this.ingest.queued > 0) this.ingest.release(watermark * 1e9);
       this.afterRound();
       if (read > 0) lastDataAt = Date.now();
       // Rendering allocates, and a long GC pause mid-burst would let the ring buffer overwrite:
@@ -291,6 +296,7 @@ export class Collector {
       now: new Date(),
       syscallName: (nr) => syscallName(nr, this.state.arch),
       errnoName,
+      ...this.seccomp,
     });
   }
 
@@ -318,7 +324,7 @@ export class Collector {
     let quiet = 0;
     while (quiet < 2) quiet = this.drainAll() === 0 ? quiet + 1 : 0;
     this.spool?.endRound(Infinity);
-    this.ingest.resolveInFlightCalls();
+    this.ingest.release(Infinity);
     for (const p of this.pipes) closeSync(p.fd);
     this.renderSpool(true);
     this.converter?.finish();

@@ -1,4 +1,5 @@
-import { isFilterLoadCall, type AggregateSyscalls, type TraceAggregate } from '../report/aggregate.js';
+import { type AggregateSyscalls, type TraceAggregate } from '../report/aggregate.js';
+import type { TraceEvent } from '../trace/events.js';
 import type { EventFormat } from '../tracefs/event-format.js';
 import type { RawEventDecoder } from './raw-decoder.js';
 import { scanRawPage, type RawPageLayout } from './raw-page.js';
@@ -10,11 +11,96 @@ function fieldOffset(format: EventFormat, name: string, size?: number): number {
   return f.offset;
 }
 
+const ENTER = 0;
+const EXIT = 1;
+const OTHER = 2;
+/** No call open on a task (a syscall number is never this). */
+const NONE = -1_000_000;
+const SECCOMP_SET_MODE_FILTER = 1;
+const PR_SET_SECCOMP = 22;
+const SECCOMP_MODE_FILTER = 2;
+
 /**
- * The collector's hot path: raw pages straight into the aggregate, with no per-event objects.
- * Everything it computes is independent of the order in which CPUs' pages arrive: counts come from
- * entries, errors from exits (which carry their syscall number), the seccomp load from a matched
- * entry/exit pair of one task. Only the rare process events are decoded into objects.
+ * One CPU's records not yet released, in the order the kernel wrote them (which is time order),
+ * as parallel typed arrays: no object per event. Grows by doubling, reused across rounds.
+ */
+class CpuQueue {
+  kind = new Uint8Array(4096);
+  pid = new Int32Array(4096);
+  nr = new Int32Array(4096);
+  ts = new Float64Array(4096);
+  /** Exit: the return value's low and high words. Enter of seccomp/prctl: the first two arguments' low words. */
+  a = new Uint32Array(4096);
+  b = new Uint32Array(4096);
+  head = 0;
+  tail = 0;
+  /** The decoded process events, by record index (OTHER records). */
+  readonly others = new Map<number, TraceEvent>();
+
+  push(kind: number, pid: number, nr: number, ts: number, a: number, b: number): number {
+    if (this.tail === this.kind.length) this.makeRoom();
+    const i = this.tail++;
+    this.kind[i] = kind;
+    this.pid[i] = pid;
+    this.nr[i] = nr;
+    this.ts[i] = ts;
+    this.a[i] = a;
+    this.b[i] = b;
+    return i;
+  }
+
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    if (this.head > 0 && live <= this.kind.length / 2) {
+      // Released records are dropped by moving the rest to the front.
+      for (const arr of [this.kind, this.pid, this.nr, this.ts, this.a, this.b]) arr.copyWithin(0, this.head, this.tail);
+      const moved = new Map<number, TraceEvent>();
+      for (const [i, e] of this.others) moved.set(i - this.head, e);
+      this.others.clear();
+      for (const [i, e] of moved) this.others.set(i, e);
+      this.head = 0;
+      this.tail = live;
+      return;
+    }
+    const grow = <T extends Uint8Array | Int32Array | Float64Array | Uint32Array>(arr: T): T => {
+      const next = new (arr.constructor as new (n: number) => T)(arr.length * 2);
+      next.set(arr);
+      return next;
+    };
+    this.kind = grow(this.kind);
+    this.pid = grow(this.pid);
+    this.nr = grow(this.nr);
+    this.ts = grow(this.ts);
+    this.a = grow(this.a);
+    this.b = grow(this.b);
+  }
+}
+
+/** What one task is inside of, in time order. */
+interface TaskCalls {
+  /** The syscall it entered and that has not returned (NONE). */
+  open: number;
+  /** For an open seccomp/prctl call: its first two arguments (low words). */
+  arg0: number;
+  arg1: number;
+  /** A task tracing began with, none of whose events was seen yet: its first may end a call begun before tracing. */
+  fresh: boolean;
+}
+
+/**
+ * The collector's hot path: raw pages into the aggregate, exactly, whatever order the CPUs' pages
+ * are read in. Each CPU's records are queued as they are read (typed arrays, no object per event),
+ * and released in global time order up to a watermark every CPU has been drained past: then each
+ * task's events come in its own order, so
+ *
+ *   - an exit pairs with its task's open entry (errors, the seccomp load, with its arguments);
+ *   - an exit with no entry is a call seccomp stopped (blocked: -errno, or the syscall number when
+ *     the kernel kills the task), unless it is a new task's first return from clone (its birth) or
+ *     the first event of a task tracing began with (a call begun before tracing: the runtime's
+ *     init waiting in its sync read);
+ *   - a task's parent and name come from its creation event, which precedes everything it does.
+ *
+ * Only the rare process events are decoded into objects.
  */
 export class LiveIngest {
   private readonly enterId: number;
@@ -25,19 +111,14 @@ export class LiveIngest {
   private readonly enterArgsOff: number;
   private readonly exitNrOff: number;
   private readonly exitRetOff: number;
-  /**
-   * For the tasks that existed when tracing began: the earliest entry and the earliest exit seen.
-   * An exit earlier than every entry of its task is a call begun before tracing (the runtime's init
-   * blocked in a read); comparing times keeps this exact whatever order CPUs' pages arrive in.
-   * Tasks created later always begin with their half of clone returning, never mid-call.
-   */
-  private readonly initial = new Map<number, { firstEnter: number; firstExit: number; exitNr: number }>();
-  private orphansResolved = false;
-  /** Entry args of seccomp/prctl calls awaiting their exit, and exits awaiting their entry. */
-  private readonly filterEntries = new Map<number, { nr: number; args: string[] }>();
-  private readonly filterExits = new Map<number, { nr: number; ts: number }>();
-  private readonly filterNrs: ReadonlySet<number>;
+  private readonly queues = new Map<number, CpuQueue>();
+  private readonly calls = new Map<number, TaskCalls>();
+  private readonly seccompNr: number;
+  private readonly prctlNr: number;
+  private readonly initialTasks: ReadonlySet<number>;
   unknownEvents = 0;
+  /** Exits whose task was inside another call: an event was lost between them (counted as loss). */
+  unpairedExits = 0;
 
   constructor(
     formats: { enter: EventFormat; exit: EventFormat },
@@ -45,11 +126,11 @@ export class LiveIngest {
     private readonly agg: TraceAggregate,
     private readonly tasks: TaskTable,
     private readonly decoder: RawEventDecoder,
-    private readonly known: AggregateSyscalls,
+    known: AggregateSyscalls,
     private readonly forkSyscalls: ReadonlySet<number>,
     initialTasks: readonly number[] = [],
   ) {
-    for (const pid of initialTasks) this.initial.set(pid, { firstEnter: Infinity, firstExit: Infinity, exitNr: -1 });
+    this.initialTasks = new Set(initialTasks);
     this.enterId = formats.enter.id;
     this.exitId = formats.exit.id;
     this.typeOff = fieldOffset(formats.enter, 'common_type', 2);
@@ -58,92 +139,188 @@ export class LiveIngest {
     this.enterArgsOff = fieldOffset(formats.enter, 'args', 48);
     this.exitNrOff = fieldOffset(formats.exit, 'id', 8);
     this.exitRetOff = fieldOffset(formats.exit, 'ret', 8);
-    this.filterNrs = new Set([known.seccomp, known.prctl].filter((n): n is number => n !== undefined));
+    this.seccompNr = known.seccomp ?? NONE;
+    this.prctlNr = known.prctl ?? NONE;
   }
 
-  /** Feed one page read from cpu; returns its record count and the kernel's missed count. */
+  /** Queue one page read from cpu; returns its record count and the kernel's missed count. */
   page(page: Buffer, cpu: number): { records: number; dataLength: number; missedEvents: number | 'unknown' } {
+    let q = this.queues.get(cpu);
+    if (!q) {
+      q = new CpuQueue();
+      this.queues.set(cpu, q);
+    }
+    const queue = q;
     let records = 0;
     const r = scanRawPage(page, this.layout, (start, end, tsNs) => {
       records += 1;
-      const ts = tsNs / 1e9;
       const type = page.readUInt16LE(start + this.typeOff);
       const pid = page.readInt32LE(start + this.pidOff);
-      if (type === this.enterId) this.enter(page, start, pid, ts);
-      else if (type === this.exitId) this.exit(page, start, pid, ts);
-      else this.other(page, start, end, cpu, tsNs);
+      if (type === this.enterId) {
+        const nr = page.readInt32LE(start + this.enterNrOff);
+        const filter = nr === this.seccompNr || nr === this.prctlNr;
+        const args = start + this.enterArgsOff;
+        // Arguments only where they matter: the seccomp load (its mode words are small numbers).
+        queue.push(ENTER, pid, nr, tsNs, filter && page.readUInt32LE(args + 4) === 0 ? page.readUInt32LE(args) : 0xffffffff, filter && page.readUInt32LE(args + 12) === 0 ? page.readUInt32LE(args + 8) : 0xffffffff);
+      } else if (type === this.exitId) {
+        queue.push(EXIT, pid, page.readInt32LE(start + this.exitNrOff), tsNs, page.readUInt32LE(start + this.exitRetOff), page.readUInt32LE(start + this.exitRetOff + 4));
+      } else {
+        const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: page.subarray(start, end) }, cpu, NO_TASKS);
+        if (!event) this.unknownEvents += 1;
+        else queue.others.set(queue.push(OTHER, pid, 0, tsNs, 0, 0), event);
+      }
     });
     return { records, dataLength: r.dataLength, missedEvents: r.missedEvents };
   }
 
-  private enter(page: Buffer, start: number, pid: number, ts: number): void {
-    const nr = page.readInt32LE(start + this.enterNrOff);
-    const first = this.initial.get(pid);
-    if (first && ts < first.firstEnter) first.firstEnter = ts;
-    this.agg.addEntry(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts);
-    if (this.filterNrs.has(nr)) {
-      const args = [hex64(page, start + this.enterArgsOff), hex64(page, start + this.enterArgsOff + 8)];
-      const exit = this.filterExits.get(pid);
-      if (exit && exit.nr === nr) {
-        this.filterExits.delete(pid);
-        if (isFilterLoadCall(nr, args, this.known)) this.agg.noteFilterLoad(exit.ts, pid);
-      } else {
-        this.filterEntries.set(pid, { nr, args });
-      }
-    }
-  }
-
-  private exit(page: Buffer, start: number, pid: number, ts: number): void {
-    const nr = page.readInt32LE(start + this.exitNrOff);
-    const lo = page.readUInt32LE(start + this.exitRetOff);
-    const hi = page.readUInt32LE(start + this.exitRetOff + 4);
-    const first = this.initial.get(pid);
-    if (first && ts < first.firstExit && nr >= 0) {
-      first.firstExit = ts;
-      first.exitNr = nr;
-    }
-    if (nr < 0) return; // rt_sigreturn's exit: no number
-    // -4095..-1 as a 64-bit two's complement value: high word all ones, low word >= 2^32-4095.
-    if (hi === 0xffffffff && lo >= 0xfffff001) this.agg.addError(nr, 0x100000000 - lo, ts);
-    if (lo === 0 && hi === 0 && this.filterNrs.has(nr)) {
-      const entry = this.filterEntries.get(pid);
-      if (entry && entry.nr === nr) {
-        this.filterEntries.delete(pid);
-        if (isFilterLoadCall(nr, entry.args, this.known)) this.agg.noteFilterLoad(ts, pid);
-      } else {
-        this.filterExits.set(pid, { nr, ts });
-      }
-    }
-  }
-
   /**
-   * Count the calls the initial tasks were inside when tracing began (once, when all pages are in:
-   * only then is "earlier than every entry" known).
+   * Feed everything queued at or before `watermarkNs` (monotonic ns, the instance's clock) into the
+   * aggregate, in time order across CPUs; Infinity releases all. Returns the records released.
    */
-  resolveInFlightCalls(): void {
-    if (this.orphansResolved) return;
-    this.orphansResolved = true;
-    for (const [pid, f] of this.initial) {
-      if (f.firstExit < f.firstEnter) this.agg.addEntry(f.exitNr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), f.firstExit);
+  release(watermarkNs: number): number {
+    const qs = [...this.queues.values()].filter((q) => q.head < q.tail);
+    let released = 0;
+    if (qs.length === 1) {
+      const q = qs[0] as CpuQueue;
+      while (q.head < q.tail && q.ts[q.head]! <= watermarkNs) {
+        this.handle(q, q.head);
+        q.head += 1;
+        released += 1;
+      }
+    } else {
+      // Merge by runs: the queue with the earliest head goes on until its next record is later than
+      // some other queue's head (a task mostly stays on one CPU for a while, so runs are long).
+      for (;;) {
+        let best: CpuQueue | undefined;
+        let bestTs = Infinity;
+        let nextTs = Infinity;
+        for (const q of qs) {
+          if (q.head >= q.tail) continue;
+          const ts = q.ts[q.head] as number;
+          if (ts < bestTs) {
+            nextTs = bestTs;
+            bestTs = ts;
+            best = q;
+          } else if (ts < nextTs) nextTs = ts;
+        }
+        if (!best || bestTs > watermarkNs) break;
+        const until = Math.min(nextTs, watermarkNs);
+        do {
+          this.handle(best, best.head);
+          best.head += 1;
+          released += 1;
+        } while (best.head < best.tail && (best.ts[best.head] as number) <= until);
+      }
     }
+    for (const q of qs) {
+      if (q.head === q.tail) {
+        q.head = 0;
+        q.tail = 0;
+        q.others.clear();
+      }
+    }
+    return released;
   }
 
-  private other(page: Buffer, start: number, end: number, cpu: number, tsNs: number): void {
-    const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: page.subarray(start, end) }, cpu, NO_TASKS);
-    if (!event) {
-      this.unknownEvents += 1;
+  /** Records queued but not yet released. */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.tail - q.head;
+    return n;
+  }
+
+  private lastPid = -1;
+  private lastCalls: TaskCalls | undefined;
+
+  private callsOf(pid: number): TaskCalls {
+    // Consecutive records are mostly one task's.
+    if (pid === this.lastPid && this.lastCalls) return this.lastCalls;
+    let t = this.calls.get(pid);
+    if (!t) {
+      t = { open: NONE, arg0: 0, arg1: 0, fresh: this.initialTasks.has(pid) };
+      this.calls.set(pid, t);
+    }
+    this.lastPid = pid;
+    this.lastCalls = t;
+    return t;
+  }
+
+  private handle(q: CpuQueue, i: number): void {
+    const kind = q.kind[i] as number;
+    const pid = q.pid[i] as number;
+    const ts = (q.ts[i] as number) / 1e9;
+    if (kind === ENTER) {
+      const nr = q.nr[i] as number;
+      const t = this.callsOf(pid);
+      t.fresh = false;
+      t.open = nr;
+      t.arg0 = q.a[i] as number;
+      t.arg1 = q.b[i] as number;
+      this.agg.addEntry(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts);
       return;
     }
+    if (kind === EXIT) {
+      this.exit(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, ts);
+      return;
+    }
+    const event = q.others.get(i);
+    if (!event) return;
+    q.others.delete(i);
     this.tasks.annotate(event);
     this.agg.addEvent(event);
+    this.lastCalls = undefined;
+    this.lastPid = -1;
+    if (event.kind === 'exec' && event.oldPid !== event.execPid) {
+      // A thread other than the leader exec'd and took the leader's pid: its execve returns there.
+      const moved = this.calls.get(event.oldPid);
+      this.calls.delete(event.oldPid);
+      if (moved) this.calls.set(event.execPid, moved);
+    } else if (event.kind === 'exit') {
+      this.calls.delete(event.exitPid);
+    }
   }
-}
 
-/** A 64-bit word as `%lx` prints it (lowercase hex, no leading zeros), as the text path has it. */
-function hex64(page: Buffer, at: number): string {
-  const lo = page.readUInt32LE(at);
-  const hi = page.readUInt32LE(at + 4);
-  return hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, '0');
+  private exit(pid: number, nr: number, lo: number, hi: number, ts: number): void {
+    const t = this.callsOf(pid);
+    const fresh = t.fresh;
+    t.fresh = false;
+    // rt_sigreturn returns with no number (the restored frame reset it): it ends the open call.
+    if (nr < 0) {
+      t.open = NONE;
+      return;
+    }
+    // -4095..-1 as a 64-bit two's complement value: high word all ones, low word >= 2^32-4095.
+    const errno = hi === 0xffffffff && lo >= 0xfffff001 ? 0x100000000 - lo : 0;
+    if (t.open === nr) {
+      t.open = NONE;
+      if (errno !== 0) this.agg.addError(nr, errno, ts);
+      else if (lo === 0 && hi === 0 && this.isFilterLoad(nr, t.arg0, t.arg1)) this.agg.noteFilterLoad(ts, pid);
+      return;
+    }
+    if (t.open !== NONE) {
+      // Inside another call: the exit of that one, or the entry of this one, was lost.
+      t.open = NONE;
+      this.unpairedExits += 1;
+      return;
+    }
+    // A new task's first event: its half of clone returning 0. Not a call of its own.
+    if (lo === 0 && hi === 0 && this.forkSyscalls.has(nr)) return;
+    const tgid = this.tasks.tgidOf(pid);
+    const comm = this.tasks.commOf(pid);
+    if (fresh) {
+      // Begun before tracing did: a call the container made all the same.
+      this.agg.addEntry(nr, pid, tgid, comm, ts);
+      if (errno !== 0) this.agg.addError(nr, errno, ts);
+      return;
+    }
+    this.agg.addBlocked(nr, pid, tgid, comm, ts, BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)));
+  }
+
+  private isFilterLoad(nr: number, arg0: number, arg1: number): boolean {
+    if (nr === this.seccompNr) return arg0 === SECCOMP_SET_MODE_FILTER;
+    if (nr === this.prctlNr) return arg0 === PR_SET_SECCOMP && arg1 === SECCOMP_MODE_FILTER;
+    return false;
+  }
 }
 
 const NO_TASKS = { commOf: () => '' };

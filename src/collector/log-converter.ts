@@ -25,9 +25,10 @@ export class LogConverter {
     format: LogFormatContext,
     forkSyscalls: ReadonlySet<number>,
     names: ProcReader,
+    initialTasks: readonly number[],
   ) {
     this.tasks = new TaskTable(names);
-    this.pairer = new SyscallPairer((r) => this.log.write(formatSyscallLine(r, format)), forkSyscalls);
+    this.pairer = new SyscallPairer((r) => this.log.write(formatSyscallLine(r, format)), forkSyscalls, initialTasks);
   }
 
   private frames: Generator<SpoolFrame> | undefined;

@@ -158,6 +158,20 @@ function bodyDecoder(format: EventFormat, opts: RawDecoderOptions): BodyDecoder 
       const childPid = intReader(format, 'child_pid');
       return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'fork', parentPid: parentPid(d), childComm: childComm(d), childPid: childPid(d) });
     }
+    case 'task/task_newtask': {
+      const childPid = intReader(format, 'pid');
+      const childComm = stringReader(format, 'comm');
+      const flags = field(format, 'clone_flags');
+      if (flags.size !== 8) throw new RawDecodeError(`field ${format.name}.clone_flags has size ${flags.size}`);
+      // CLONE_THREAD (0x10000) is in the low word.
+      const thread = (d: Buffer): boolean => (d.readUInt32LE(flags.offset) & 0x10000) !== 0;
+      return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'fork', parentPid: pid, childComm: childComm(d), childPid: childPid(d), thread: thread(d) });
+    }
+    case 'task/task_rename': {
+      const renamedPid = intReader(format, 'pid');
+      const newComm = stringReader(format, 'newcomm');
+      return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'rename', renamedPid: renamedPid(d), newComm: newComm(d) });
+    }
     case 'sched/sched_process_exit': {
       const exitPid = intReader(format, 'pid');
       return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'exit', exitPid: exitPid(d) });
@@ -168,8 +182,8 @@ function bodyDecoder(format: EventFormat, opts: RawDecoderOptions): BodyDecoder 
 }
 
 /**
- * Build a decoder for the given event formats (any of raw_syscalls/sys_enter, sys_exit and
- * sched/sched_process_exec, _fork, _exit). Timestamps become seconds (ns / 1e9) in the clock
+ * Build a decoder for the given event formats (any of raw_syscalls/sys_enter, sys_exit,
+ * task/task_newtask, task/task_rename and sched/sched_process_exec, _fork, _exit). Timestamps become seconds (ns / 1e9) in the clock
  * of the instance, as the text output shows them (which rounds to microseconds).
  */
 export function createRawEventDecoder(formats: readonly EventFormat[], opts: RawDecoderOptions = {}): RawEventDecoder {

@@ -28,6 +28,8 @@ export class TaskTable {
     if (event.kind === 'exec') {
       const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
       if (base) this.comms.set(event.execPid, base.slice(0, 15));
+    } else if (event.kind === 'rename' && event.newComm !== '') {
+      this.comms.set(event.renamedPid, event.newComm);
     }
     let comm = this.comms.get(pid);
     if (comm === undefined) {
@@ -44,6 +46,8 @@ export class TaskTable {
     event.tgid = tgid;
     if (event.kind === 'fork') {
       this.comms.set(event.childPid, event.childComm);
+      // task_newtask says what the child is: a thread of the parent's process, or a process.
+      if (event.thread !== undefined) this.tgids.set(event.childPid, event.thread ? (tgid ?? pid) : event.childPid);
     }
   }
 

@@ -94,6 +94,18 @@ export function generateProfile(opts: GenerateOptions): GeneratedProfile {
   const constrained: GeneratedProfile['constrained'] = [];
   let clone3Decided = false;
 
+  // Blocked by the container's own profile, never run: they stay stopped as the input stops them
+  // (its errno, its kill), not merely by our default; with no input that stops them, by our default.
+  const blockedOnly = [...new Set(opts.recorded.flatMap((r) => r.blocked ?? []))].filter((name) => !recordedNames.has(name) && !runtimeAdded.includes(name)).sort();
+  for (const name of blockedOnly) {
+    const decision = combine(name, inputs.map((input) => decide(input, name)));
+    if (decision.kind === 'allow') continue;
+    constrained.push({ name, source: decision.source });
+    if (name === CLONE3 && decision.fromDefault) continue;
+    if (name === CLONE3) clone3Decided = true;
+    kept.push(...decision.rules.filter((rule) => !isSameAsDefault(rule)));
+  }
+
   for (const name of wanted) {
     const decision = combine(name, inputs.map((input) => decide(input, name)));
     if (decision.kind === 'allow') {

@@ -3,7 +3,7 @@
  * runtime's seccomp load, which is where the filter starts to apply. Reports that cannot say
  * that exactly are refused rather than turned into a profile that breaks the container.
  */
-import { syscallsSinceProfileStart, type Summary } from '../report/summary.js';
+import { blockedSinceProfileStart, syscallsSinceProfileStart, type Summary } from '../report/summary.js';
 import { syscallNumber, type Arch } from '../syscalls/index.js';
 import { ProfileError } from './input-profile.js';
 
@@ -14,6 +14,8 @@ export interface RecordedSyscalls {
   arch: Arch;
   /** Sorted, each a name the arch's table knows. */
   syscalls: string[];
+  /** Syscalls the container's own profile stopped (sorted): a profile made from it keeps them stopped. */
+  blocked?: string[];
 }
 
 export interface RecordedOptions {
@@ -25,7 +27,7 @@ export function recordedSyscalls(summary: Summary, source: string, opts: Recorde
   const where = `${source} (container ${summary.containerId})`;
   if (summary.profileStart.kind !== 'seccomp-load') {
     throw new ProfileError(
-      `${where}: no seccomp filter load was traced (start: ${summary.profileStart.kind}), so the profile has no exact start; record with recordSeccomp "permissive"`,
+      `${where}: no seccomp filter load was traced (start: ${summary.profileStart.kind}), so nothing marks where a profile starts (a bundle without a profile of its own loads none); record it from scratch with the annotation oci-ftrace/record-seccomp: "permissive"`,
     );
   }
   if (summary.loss.lost > 0 && !opts.allowLostEvents) {
@@ -37,5 +39,6 @@ export function recordedSyscalls(summary: Summary, source: string, opts: Recorde
   if (unnamed.length > 0) {
     throw new ProfileError(`${where}: syscalls without a name in the ${summary.arch} table: ${unnamed.join(', ')}`);
   }
-  return { source, containerId: summary.containerId, arch: summary.arch, syscalls };
+  const blocked = blockedSinceProfileStart(summary).filter((name) => syscallNumber(name, summary.arch) !== undefined);
+  return { source, containerId: summary.containerId, arch: summary.arch, syscalls, blocked };
 }

@@ -11,14 +11,40 @@ export function errnoOf(ret: bigint | undefined): number | undefined {
 
 export interface SyscallStats {
   nr: number;
+  /** Calls that ran (their entry was traced). */
   count: number;
   errors: number;
   /** errno number -> how many calls failed with it. */
   errnos: Map<number, number>;
+  /** Entry times of the calls that ran (Infinity / -Infinity while none ran). */
   firstSeen: number;
   lastSeen: number;
-  /** Thread group ids (or pids where tgid is unknown) that made the call. */
+  /** Thread group ids (or pids where tgid is unknown) that made the call, run or blocked. */
   pids: Set<number>;
+  /** Calls the container's seccomp profile stopped before they ran (see BlockedStats). */
+  blocked: BlockedStats | undefined;
+}
+
+/**
+ * Calls seccomp stopped: the kernel never entered them (no sys_enter), but their exit fires, with
+ * -errno (SCMP_ACT_ERRNO) or, when the kernel kills or traps the task (SCMP_ACT_KILL*, TRAP), with
+ * the syscall number itself: it rolls the registers back for the SIGSYS core dump.
+ */
+export interface BlockedStats {
+  count: number;
+  /** errno number -> calls answered with it. */
+  errnos: Map<number, number>;
+  /** Calls the kernel answered with SIGSYS (killed or trapped). */
+  killed: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** How a blocked call ended, from its exit's return value (pure). */
+export function blockedOutcome(nr: number, ret: bigint): { errno?: number; killed: boolean } {
+  const errno = errnoOf(ret);
+  if (errno !== undefined) return { errno, killed: false };
+  return { killed: ret === BigInt(nr) };
 }
 
 /** Bound on the exec'd paths kept per process (a shell loop could exec forever). */
@@ -34,6 +60,8 @@ export interface ProcessStats {
   execsDropped: number;
   threads: Set<number>;
   syscalls: number;
+  /** Of its calls, those seccomp stopped. */
+  blocked: number;
   firstSeen: number;
   lastSeen: number;
   exited: boolean;
@@ -75,6 +103,8 @@ export class TraceAggregate {
   /** child pid -> parent process, from fork events (bounded by the number of tasks). */
   private readonly parentOf = new Map<number, number>();
   totalSyscalls = 0;
+  /** Calls seccomp stopped (not in totalSyscalls). */
+  totalBlocked = 0;
   firstTimestamp: number | undefined;
   lastTimestamp: number | undefined;
   /** Earliest successful seccomp filter load by the runtime (seccomp(2) or prctl), by return time. */
@@ -100,6 +130,13 @@ export class TraceAggregate {
         // The fork event fires for new threads too, and does not say which it is; the child's own
         // events carry its tgid, so the entry is made lazily when the child first shows up.
         this.parentOf.set(event.childPid, parent.pid);
+        // CPUs' pages arrive in any order: the child's first calls, drained from one CPU, may have
+        // made its entry before this event, drained from another. It gets its parent and name now.
+        const child = this.processes.get(event.childPid);
+        if (child && child.pid !== parent.pid) {
+          child.parentPid ??= parent.pid;
+          if (child.execs.length === 0 && (child.comm === '<...>' || child.comm === '') && event.childComm !== '') child.comm = event.childComm;
+        }
         break;
       }
       case 'exec': {
@@ -109,6 +146,12 @@ export class TraceAggregate {
         if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
         if (proc.execs.length < MAX_EXECS_PER_PROCESS) proc.execs.push(event.filename);
         else proc.execsDropped += 1;
+        break;
+      }
+      case 'rename': {
+        // A process's name is its leader's; one that exec'd is named after what it runs.
+        const proc = this.processes.get(event.renamedPid);
+        if (proc && proc.execs.length === 0 && event.newComm !== '') proc.comm = event.newComm;
         break;
       }
       case 'exit': {
@@ -123,6 +166,10 @@ export class TraceAggregate {
   }
 
   addSyscall(record: SyscallRecord): void {
+    if (record.blocked) {
+      this.addBlocked(record.nr, record.pid, record.tgid, record.comm, record.timestamp, record.ret ?? 0n);
+      return;
+    }
     this.addEntry(record.nr, record.pid, record.tgid, record.comm, record.timestamp);
     if (record.ret === 0n && this.isFilterLoad(record)) this.noteFilterLoad(record.exitTimestamp ?? record.timestamp, record.pid);
     const errno = errnoOf(record.ret);
@@ -145,6 +192,23 @@ export class TraceAggregate {
     proc.syscalls += 1;
   }
 
+  /** One call seccomp stopped, from its exit's return value (see BlockedStats). */
+  addBlocked(nr: number, pid: number, tgid: number | undefined, comm: string, ts: number, ret: bigint): void {
+    this.totalBlocked += 1;
+    this.touchTime(ts);
+    const stats = this.statsFor(nr, ts);
+    const b = (stats.blocked ??= { count: 0, errnos: new Map(), killed: 0, firstSeen: ts, lastSeen: ts });
+    b.count += 1;
+    if (ts < b.firstSeen) b.firstSeen = ts;
+    if (ts > b.lastSeen) b.lastSeen = ts;
+    const outcome = blockedOutcome(nr, ret);
+    if (outcome.errno !== undefined) b.errnos.set(outcome.errno, (b.errnos.get(outcome.errno) ?? 0) + 1);
+    if (outcome.killed) b.killed += 1;
+    const proc = this.processFor(pid, tgid, comm, ts);
+    stats.pids.add(proc.pid);
+    proc.blocked += 1;
+  }
+
   /** One call failed with errno (from its exit). */
   addError(nr: number, errno: number, ts: number): void {
     const stats = this.statsFor(nr, ts);
@@ -160,7 +224,7 @@ export class TraceAggregate {
   private statsFor(nr: number, ts: number): SyscallStats {
     let stats = this.syscalls.get(nr);
     if (!stats) {
-      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: ts, lastSeen: ts, pids: new Set() };
+      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: Infinity, lastSeen: -Infinity, pids: new Set(), blocked: undefined };
       this.syscalls.set(nr, stats);
     }
     return stats;
@@ -180,12 +244,13 @@ export class TraceAggregate {
     const key = tgid ?? this.threadGroup.get(pid) ?? pid;
     let proc = this.processes.get(key);
     if (!proc) {
-      proc = { pid: key, comm, parentPid: this.parentOf.get(key), execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, firstSeen: ts, lastSeen: ts, exited: false };
+      proc = { pid: key, comm, parentPid: this.parentOf.get(key), execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false };
       this.processes.set(key, proc);
     }
     proc.threads.add(pid);
     if (comm !== '<...>' && comm.length > 0 && proc.execs.length === 0) proc.comm = comm;
     if (ts > proc.lastSeen) proc.lastSeen = ts;
+    if (ts < proc.firstSeen) proc.firstSeen = ts;
     return proc;
   }
 }

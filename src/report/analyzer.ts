@@ -16,12 +16,12 @@ export class TraceAnalyzer {
   linesUnparsed = 0;
   private readonly pairer: SyscallPairer;
 
-  constructor(opts: { forkSyscalls: ReadonlySet<number>; known?: AggregateSyscalls; onRecord?: (record: SyscallRecord) => void }) {
+  constructor(opts: { forkSyscalls: ReadonlySet<number>; known?: AggregateSyscalls; onRecord?: (record: SyscallRecord) => void; initialTasks?: readonly number[] }) {
     this.aggregate = new TraceAggregate(opts.known);
     this.pairer = new SyscallPairer((record) => {
       this.aggregate.addSyscall(record);
       opts.onRecord?.(record);
-    }, opts.forkSyscalls);
+    }, opts.forkSyscalls, opts.initialTasks);
   }
 
   feedLine(line: string): void {

@@ -20,7 +20,10 @@ export function formatSyscallLine(r: SyscallRecord, ctx: LogFormatContext): stri
   if (r.args.length === 0) args = '?'; // entry happened before tracing began
   else if (names) args = names.map((n, i) => `${n}: 0x${r.args[i] ?? '?'}`).join(', ');
   else args = r.args.map((a) => `0x${a}`).join(', ');
-  const ret = r.ret === undefined ? '?' : ctx.describeReturn(r.ret);
+  let ret = r.ret === undefined ? '?' : ctx.describeReturn(r.ret);
+  // Stopped by seccomp before it ran: answered with an errno, or (the exit carries the syscall
+  // number, rolled back for the core dump) with SIGSYS.
+  if (r.blocked) ret = r.ret === BigInt(r.nr) ? '? SIGSYS (blocked by seccomp)' : `${ret} (blocked by seccomp)`;
   return `${r.timestamp.toFixed(6)} ${r.comm} ${r.pid} ${name}(${args}) = ${ret}`;
 }
 

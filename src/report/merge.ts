@@ -1,19 +1,41 @@
 import type { Summary } from './summary.js';
 
 type SyscallEntry = Summary['syscalls'][string];
+const minNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.min(x, y));
+const maxNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.max(x, y));
 type ProcessEntry = Summary['processes'][string];
 
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+type BlockedEntry = NonNullable<SyscallEntry['blocked']>;
+
+function mergeBlocked(a: BlockedEntry | undefined, b: BlockedEntry | undefined): BlockedEntry | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    count: a.count + b.count,
+    errnos: addCounts(a.errnos, b.errnos),
+    killed: a.killed + b.killed,
+    firstSeen: Math.min(a.firstSeen, b.firstSeen),
+    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+    ...(a.rule ?? b.rule ? { rule: (a.rule ?? b.rule) as string } : {}),
+  };
+}
+
 function mergeSyscall(a: SyscallEntry, b: SyscallEntry): SyscallEntry {
-  const errnos: Record<string, number> = { ...a.errnos };
-  for (const [k, v] of Object.entries(b.errnos)) errnos[k] = (errnos[k] ?? 0) + v;
+  const blocked = mergeBlocked(a.blocked, b.blocked);
   return {
     nr: a.nr,
     count: a.count + b.count,
     errors: a.errors + b.errors,
-    errnos,
-    firstSeen: Math.min(a.firstSeen, b.firstSeen),
-    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+    errnos: addCounts(a.errnos, b.errnos),
+    firstSeen: minNullable(a.firstSeen, b.firstSeen),
+    lastSeen: maxNullable(a.lastSeen, b.lastSeen),
     pids: [...new Set([...a.pids, ...b.pids])].sort((x, y) => x - y),
+    ...(blocked ? { blocked } : {}),
   };
 }
 
@@ -26,6 +48,7 @@ function mergeProcess(a: ProcessEntry, b: ProcessEntry): ProcessEntry {
     execsDropped: a.execsDropped + b.execsDropped,
     threads: [...new Set([...a.threads, ...b.threads])].sort((x, y) => x - y),
     syscalls: a.syscalls + b.syscalls,
+    blocked: a.blocked + b.blocked,
     firstSeen: Math.min(a.firstSeen, b.firstSeen),
     lastSeen: Math.max(a.lastSeen, b.lastSeen),
   };
@@ -37,8 +60,6 @@ function mergeRecords<T>(a: Record<string, T>, b: Record<string, T>, merge: (x: 
   return Object.fromEntries(Object.entries(out).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
-const minNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.min(x, y));
-const maxNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.max(x, y));
 
 /**
  * Two summaries of disjoint parts of one container's trace (what a dead collector checkpointed, and
@@ -57,6 +78,7 @@ export function mergeSummaryParts(a: Summary, b: Summary, loss: Summary['loss'])
       firstTimestamp: minNullable(a.trace.firstTimestamp, b.trace.firstTimestamp),
       lastTimestamp: maxNullable(a.trace.lastTimestamp, b.trace.lastTimestamp),
       syscallsTotal: a.trace.syscallsTotal + b.trace.syscallsTotal,
+      blockedTotal: a.trace.blockedTotal + b.trace.blockedTotal,
     },
     loss,
     profileStart: pick ?? { kind: 'none', timestamp: null, pid: null },

@@ -16,6 +16,8 @@ export interface AnalyzeOptions {
   format: LogFormatContext;
   forkSyscalls: ReadonlySet<number>;
   known?: AggregateSyscalls;
+  /** The tasks tracing began with: the first event of one may end a call begun before tracing. */
+  initialTasks?: readonly number[];
 }
 
 /**
@@ -37,7 +39,7 @@ export async function analyzeTraceFile(tracePath: string, opts: AnalyzeOptions):
     out = opts.append ? createWriteStream(opts.logPath, { flags: 'a', mode: 0o640 }) : createWriteStream(tmpLog as string, { mode: 0o640 });
     if (opts.logHeader && !opts.append) out.write(logHeaderLines(opts.logHeader).join('\n') + '\n');
   }
-  const analyzer = new TraceAnalyzer({ forkSyscalls: opts.forkSyscalls, known: opts.known, onRecord });
+  const analyzer = new TraceAnalyzer({ forkSyscalls: opts.forkSyscalls, known: opts.known, onRecord, initialTasks: opts.initialTasks ?? [] });
   try {
     const input = createReadStream(tracePath, { encoding: 'utf8', highWaterMark: 1 << 20 });
     const lines = createInterface({ input, crlfDelay: Infinity });

@@ -11,15 +11,32 @@ export const LossSchema = z.object({
 });
 export type Loss = z.infer<typeof LossSchema>;
 
+/** Calls seccomp stopped before they ran (see BlockedStats in aggregate.ts). */
+export const BlockedSummarySchema = z.object({
+  count: z.number().int().positive(),
+  /** errno name -> calls answered with it. */
+  errnos: z.record(z.string(), z.number().int().positive()),
+  /** Calls the kernel answered with SIGSYS (SCMP_ACT_KILL*, SCMP_ACT_TRAP). */
+  killed: z.number().int().nonnegative(),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  /** The bundle profile's rule that stops it, as text, when the bundle's profile is known. */
+  rule: z.string().optional(),
+});
+
 export const SyscallSummarySchema = z.object({
   nr: z.number().int(),
+  /** Calls that ran. */
   count: z.number().int().nonnegative(),
   errors: z.number().int().nonnegative(),
   /** errno name -> count. */
   errnos: z.record(z.string(), z.number().int().positive()),
-  firstSeen: z.number(),
-  lastSeen: z.number(),
+  /** Entry times of the calls that ran; null when every call was blocked. */
+  firstSeen: z.number().nullable(),
+  lastSeen: z.number().nullable(),
+  /** Processes that made it, run or blocked. */
   pids: z.array(z.number().int()),
+  blocked: BlockedSummarySchema.optional(),
 });
 
 export const ProcessSummarySchema = z.object({
@@ -30,13 +47,30 @@ export const ProcessSummarySchema = z.object({
   execsDropped: z.number().int().nonnegative(),
   threads: z.array(z.number().int()),
   syscalls: z.number().int().nonnegative(),
+  /** Of its calls, those seccomp stopped (not in syscalls). */
+  blocked: z.number().int().nonnegative().default(0),
   firstSeen: z.number(),
   lastSeen: z.number(),
 });
 
+/**
+ * How the container's seccomp profile was treated while it was traced (src/wrapper/record-mode.ts):
+ * kept (enforced, as under the bare runtime), or not loaded at all (permissive: recorded from
+ * scratch, by the container's own choice).
+ */
+export const SeccompSummarySchema = z.object({
+  recordMode: z.enum(['keep', 'permissive']),
+  /** The bundle had a profile of its own (null: not known). */
+  bundleProfile: z.boolean().nullable(),
+  /** Whether that profile was enforced while traced. */
+  enforced: z.boolean(),
+  note: z.string(),
+});
+
 /** The JSON summary written at report time (and answered by livedump). Versioned: others parse it. */
 export const SummarySchema = z.object({
-  schemaVersion: z.literal(1),
+  /** 2 added blocked calls and the seccomp section; a 1 reads as a 2 without them. */
+  schemaVersion: z.union([z.literal(1), z.literal(2)]).transform((): 2 => 2),
   tool: z.literal('oci-ftrace'),
   containerId: z.string(),
   arch: z.enum(['x86_64', 'aarch64']),
@@ -48,9 +82,13 @@ export const SummarySchema = z.object({
     clock: z.string(),
     firstTimestamp: z.number().nullable(),
     lastTimestamp: z.number().nullable(),
+    /** Calls that ran. */
     syscallsTotal: z.number().int().nonnegative(),
+    /** Calls seccomp stopped before they ran. */
+    blockedTotal: z.number().int().nonnegative().default(0),
   }),
   loss: LossSchema,
+  seccomp: SeccompSummarySchema.optional(),
   /**
    * Where a seccomp profile starts: the runtime's own filter load (exact), else the first exec
    * (an approximation that misses what the runtime does after it), else nothing seen.
@@ -77,6 +115,32 @@ export interface SummaryContext {
   now: Date;
   syscallName: (nr: number) => string;
   errnoName: (errno: number) => string | undefined;
+  /** How the container's profile was treated, when known. */
+  seccomp?: Summary['seccomp'];
+  /** The bundle profile's rule that stops a syscall, as text, when the profile is known. */
+  blockingRule?: (name: string, blocked: { errnos: ReadonlyMap<number, number>; killed: number }) => string | undefined;
+}
+
+/** The seccomp section for a container (pure). */
+export function seccompSummary(recordMode: 'keep' | 'permissive', bundleProfile: boolean | null): NonNullable<Summary['seccomp']> {
+  if (recordMode === 'permissive') {
+    return {
+      recordMode,
+      bundleProfile,
+      enforced: false,
+      note: bundleProfile === false
+        ? 'recorded from scratch (oci-ftrace/record-seccomp: permissive): the bundle had no profile; a filter that blocks nothing was loaded to mark the start'
+        : "RAN WITHOUT ITS SECCOMP PROFILE: recorded from scratch (oci-ftrace/record-seccomp: permissive), the container's own profile was not loaded",
+    };
+  }
+  return {
+    recordMode,
+    bundleProfile,
+    enforced: bundleProfile !== false,
+    note: bundleProfile === false
+      ? "the bundle has no seccomp profile: nothing was blocked, and nothing marks a profile's start (record with oci-ftrace/record-seccomp: permissive to make one)"
+      : "the container's own seccomp profile was enforced; calls it stopped are shown as blocked",
+  };
 }
 
 /** Pure: aggregate + context -> summary object (validated by construction, checked in tests). */
@@ -84,20 +148,26 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
   const syscalls: Summary['syscalls'] = {};
   const named = [...agg.syscalls.values()].map((s) => [ctx.syscallName(s.nr), s] as const);
   named.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const errnoNames = (m: ReadonlyMap<number, number>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [errno, count] of [...m.entries()].sort((a, b) => a[0] - b[0])) out[ctx.errnoName(errno) ?? `E${errno}`] = count;
+    return out;
+  };
   for (const [name, s] of named) {
-    const errnos: Record<string, number> = {};
-    for (const [errno, count] of [...s.errnos.entries()].sort((a, b) => a[0] - b[0])) {
-      errnos[ctx.errnoName(errno) ?? `E${errno}`] = count;
-    }
-    syscalls[name] = {
+    const entry: Summary['syscalls'][string] = {
       nr: s.nr,
       count: s.count,
       errors: s.errors,
-      errnos,
-      firstSeen: s.firstSeen,
-      lastSeen: s.lastSeen,
+      errnos: errnoNames(s.errnos),
+      firstSeen: s.count > 0 ? s.firstSeen : null,
+      lastSeen: s.count > 0 ? s.lastSeen : null,
       pids: [...s.pids].sort((a, b) => a - b),
     };
+    if (s.blocked) {
+      const rule = ctx.blockingRule?.(name, s.blocked);
+      entry.blocked = { count: s.blocked.count, errnos: errnoNames(s.blocked.errnos), killed: s.blocked.killed, firstSeen: s.blocked.firstSeen, lastSeen: s.blocked.lastSeen, ...(rule ? { rule } : {}) };
+    }
+    syscalls[name] = entry;
   }
   const processes: Summary['processes'] = {};
   for (const p of [...agg.processes.values()].sort((a, b) => a.pid - b.pid)) {
@@ -109,12 +179,13 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       execsDropped: p.execsDropped,
       threads: [...p.threads].sort((a, b) => a - b),
       syscalls: p.syscalls,
+      blocked: p.blocked,
       firstSeen: p.firstSeen,
       lastSeen: p.lastSeen,
     };
   }
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: 'oci-ftrace',
     containerId: ctx.containerId,
     arch: ctx.arch,
@@ -126,8 +197,10 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       firstTimestamp: agg.firstTimestamp ?? null,
       lastTimestamp: agg.lastTimestamp ?? null,
       syscallsTotal: agg.totalSyscalls,
+      blockedTotal: agg.totalBlocked,
     },
     loss: ctx.loss,
+    ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}),
     profileStart: agg.profileStart(),
     syscalls,
     processes,
@@ -136,9 +209,11 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
 
 /** The first line of every report: loss is never silent. */
 export function reportHeadline(summary: Summary): string {
-  const n = Object.keys(summary.syscalls).length;
+  const n = Object.values(summary.syscalls).filter((s) => s.count > 0).length;
   const lost = summary.loss.lost === 0 ? '0 events lost' : `${summary.loss.lost} EVENTS LOST (trace incomplete)`;
-  return `oci-ftrace: container ${summary.containerId}: ${summary.trace.syscallsTotal} syscalls, ${n} distinct, ${lost}`;
+  const blocked = summary.trace.blockedTotal > 0 ? `, ${summary.trace.blockedTotal} blocked by seccomp` : '';
+  const unconfined = summary.seccomp && !summary.seccomp.enforced && summary.seccomp.bundleProfile !== false ? ', RAN WITHOUT ITS SECCOMP PROFILE' : '';
+  return `oci-ftrace: container ${summary.containerId}: ${summary.trace.syscallsTotal} syscalls, ${n} distinct${blocked}, ${lost}${unconfined}`;
 }
 
 /**
@@ -148,7 +223,16 @@ export function reportHeadline(summary: Summary): string {
 export function syscallsSinceProfileStart(summary: Summary): string[] {
   const start = summary.profileStart.timestamp;
   return Object.entries(summary.syscalls)
-    .filter(([, s]) => start === null || s.lastSeen >= start)
+    .filter(([, s]) => s.count > 0 && s.lastSeen !== null && (start === null || s.lastSeen >= start))
+    .map(([name]) => name)
+    .sort();
+}
+
+/** The syscalls seccomp stopped at or after the profile's start (a profile made from the report keeps them stopped). */
+export function blockedSinceProfileStart(summary: Summary): string[] {
+  const start = summary.profileStart.timestamp;
+  return Object.entries(summary.syscalls)
+    .filter(([, s]) => s.blocked !== undefined && (start === null || s.blocked.lastSeen >= start))
     .map(([name]) => name)
     .sort();
 }

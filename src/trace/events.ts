@@ -36,11 +36,14 @@ export interface ProcessExecEvent extends EventHeader {
   oldPid: number;
 }
 
+/** A new task: task/task_newtask (which says whether it is a thread), or sched/sched_process_fork. */
 export interface ProcessForkEvent extends EventHeader {
   kind: 'fork';
   parentPid: number;
   childComm: string;
   childPid: number;
+  /** CLONE_THREAD: a thread of the parent's process. Undefined when the event does not say (sched_process_fork). */
+  thread?: boolean;
 }
 
 export interface ProcessExitEvent extends EventHeader {
@@ -48,4 +51,11 @@ export interface ProcessExitEvent extends EventHeader {
   exitPid: number;
 }
 
-export type TraceEvent = SysEnterEvent | SysExitEvent | ProcessExecEvent | ProcessForkEvent | ProcessExitEvent;
+/** A task's name changed (task/task_rename: prctl(PR_SET_NAME), as busybox does for its applets). */
+export interface ProcessRenameEvent extends EventHeader {
+  kind: 'rename';
+  renamedPid: number;
+  newComm: string;
+}
+
+export type TraceEvent = SysEnterEvent | SysExitEvent | ProcessExecEvent | ProcessForkEvent | ProcessExitEvent | ProcessRenameEvent;

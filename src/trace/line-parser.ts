@@ -11,6 +11,10 @@ const ENTER = /^NR (-?\d+) \(([0-9a-f, ]*)\)$/;
 const EXIT = /^NR (-?\d+) = (-?\d+)$/;
 const EXEC = /^filename=(.*) pid=(\d+) old_pid=(\d+)$/;
 const FORK = /^comm=(.*) pid=(\d+) child_comm=(.*) child_pid=(\d+)$/;
+const NEWTASK = /^pid=(\d+) comm=(.*) clone_flags=([0-9a-f]+) oom_score_adj=(-?\d+)$/;
+const RENAME = /^pid=(\d+) oldcomm=(.*) newcomm=(.*) oom_score_adj=(-?\d+)$/;
+/** CLONE_THREAD in clone_flags. */
+export const CLONE_THREAD = 0x10000n;
 // `group_dead` was added in newer kernels (6.x); older ones end at prio.
 const EXIT_PROC = /^comm=(.*) pid=(\d+) prio=(-?\d+)(?: group_dead=(?:true|false))?$/;
 
@@ -49,6 +53,17 @@ export function parseTraceLine(line: string): TraceEvent | undefined {
       const e = FORK.exec(body);
       if (!e) return undefined;
       return { ...header, kind: 'fork', parentPid: Number(e[2]), childComm: e[3] ?? '', childPid: Number(e[4]) };
+    }
+    case 'task_newtask': {
+      const e = NEWTASK.exec(body);
+      if (!e) return undefined;
+      const thread = (BigInt(`0x${e[3] ?? '0'}`) & CLONE_THREAD) !== 0n;
+      return { ...header, kind: 'fork', parentPid: header.pid, childComm: e[2] ?? '', childPid: Number(e[1]), thread };
+    }
+    case 'task_rename': {
+      const e = RENAME.exec(body);
+      if (!e) return undefined;
+      return { ...header, kind: 'rename', renamedPid: Number(e[1]), newComm: e[3] ?? '' };
     }
     case 'sched_process_exit': {
       const e = EXIT_PROC.exec(body);

@@ -14,6 +14,8 @@ export interface SyscallRecord {
   ret: bigint | undefined;
   /** When the call returned, if it did. */
   exitTimestamp?: number | undefined;
+  /** Seccomp stopped it: an exit with no entry (see BlockedStats in src/report/aggregate.ts). */
+  blocked?: boolean;
 }
 
 /**
@@ -23,19 +25,37 @@ export interface SyscallRecord {
  */
 export class SyscallPairer {
   private readonly pending = new Map<number, SysEnterEvent>();
+  /** Initial tasks not yet seen: the first event of one may be the exit of a call begun before tracing. */
+  private readonly unseenInitial: Set<number>;
 
   /**
    * @param forkSyscalls numbers of clone/clone3/fork/vfork on the traced arch: a new task's first
    * event is the child half of its parent's call returning 0, which is not a call of its own.
+   * @param initialTasks the tasks tracing began with (the runtime's init, waiting in a call).
    */
   constructor(
     private readonly emit: (record: SyscallRecord) => void,
     private readonly forkSyscalls: ReadonlySet<number> = new Set(),
-  ) {}
+    initialTasks: Iterable<number> = [],
+  ) {
+    this.unseenInitial = new Set(initialTasks);
+  }
 
   push(event: TraceEvent): void {
     switch (event.kind) {
+      case 'exec': {
+        // A thread other than the leader that execs takes the leader's pid: its execve returns there.
+        if (event.oldPid !== event.execPid) {
+          const open = this.pending.get(event.oldPid);
+          if (open) {
+            this.pending.delete(event.oldPid);
+            this.pending.set(event.execPid, { ...open, pid: event.execPid });
+          }
+        }
+        break;
+      }
       case 'sys_enter': {
+        this.unseenInitial.delete(event.pid);
         const previous = this.pending.get(event.pid);
         // A second entry without an exit: the first never returned (or its exit was lost).
         if (previous) this.emit(unfinished(previous));
@@ -66,6 +86,7 @@ export class SyscallPairer {
   }
 
   private onExit(exit: SysExitEvent): void {
+    const firstOfInitial = this.unseenInitial.delete(exit.pid);
     const enter = this.pending.get(exit.pid);
     // rt_sigreturn (and restarted calls) exit with NR -1: the kernel's orig_ax was reset by the
     // restored frame. It still closes the call the thread entered.
@@ -82,9 +103,12 @@ export class SyscallPairer {
     // An exit with no number and no entry says nothing about which call it was.
     if (exit.nr < 0) return;
     if (exit.ret === 0n && this.forkSyscalls.has(exit.nr)) return;
-    // An exit with no entry: the call began before tracing did (the init process blocked in the
-    // runtime's sync read, for example). It still is a call the container made.
-    this.emit(record(exit, [], exit.timestamp, exit.ret, exit.timestamp));
+    // An exit with no entry. The first event of a task tracing began with: its call began before
+    // tracing did (the runtime's init blocked in its sync read), and is a call the container made.
+    // Any other: seccomp stopped it before it ran.
+    const r = record(exit, [], exit.timestamp, exit.ret, exit.timestamp);
+    if (!firstOfInitial) r.blocked = true;
+    this.emit(r);
   }
 }
 

@@ -57,12 +57,18 @@ export function parseCpuStats(cpu: number, text: string): CpuStats {
   return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), readEvents: field('read events') };
 }
 
-/** The events an instance records for a container: syscalls plus the process lifecycle. */
+/**
+ * The events an instance records for a container: syscalls plus the process lifecycle. New tasks
+ * come from task_newtask rather than sched_process_fork: its clone_flags say whether the child is a
+ * thread, so the process tree never depends on /proc (a short-lived task is gone before its events
+ * are read); task_rename keeps names exact (busybox names each applet's process after it).
+ */
 export const CONTAINER_EVENTS = [
   'raw_syscalls/sys_enter',
   'raw_syscalls/sys_exit',
   'sched/sched_process_exec',
-  'sched/sched_process_fork',
+  'task/task_newtask',
+  'task/task_rename',
   'sched/sched_process_exit',
 ] as const;
 

@@ -1,6 +1,6 @@
 // Real ring-buffer pages recorded on the lab kernel (6.18 x86_64) by integration/collector-raw.test.ts
 // with RECORD_RAW_FIXTURES=1, with the format files and text output of the same buffers.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RawPageLayout } from '../../src/collector/raw-page.js';
@@ -19,9 +19,19 @@ export function recordedLayout(): RawPageLayout {
   return { page: parsePageHeaderFormat(fixtureText('raw-header_page.txt')), event: parseEventHeaderFormat(fixtureText('raw-header_event.txt')) };
 }
 
-/** The format files of the five container events, as `system/event` -> raw text. */
+/**
+ * The format files of every event a capture may hold, as `system/event` -> raw text: today's
+ * CONTAINER_EVENTS, and sched_process_fork, which earlier captures (raw-busybox) used for new tasks.
+ */
 export function recordedFormatTexts(): Map<string, string> {
-  return new Map(CONTAINER_EVENTS.map((ev) => [ev, fixtureText(`raw-format-${ev.replace('/', '-')}.txt`)]));
+  const names = readdirSync(FIXTURES).filter((f) => /^raw-format-.*\.txt$/.test(f));
+  const events = names.map((f) => {
+    const base = f.slice('raw-format-'.length, -'.txt'.length);
+    const system = base.startsWith('raw_syscalls-') ? 'raw_syscalls' : base.slice(0, base.indexOf('-'));
+    return `${system}/${base.slice(system.length + 1)}`;
+  });
+  for (const ev of CONTAINER_EVENTS) if (!events.includes(ev)) throw new Error(`no recorded format for ${ev}`);
+  return new Map(events.map((ev, i) => [ev, fixtureText(names[i] as string)]));
 }
 
 export function recordedFormats(): EventFormat[] {
@@ -29,7 +39,7 @@ export function recordedFormats(): EventFormat[] {
 }
 
 /** The pages of one capture, per CPU (files hold the pages back to back, in read order). */
-export function recordedPages(capture: 'raw-busybox' | 'raw-loss'): Map<number, Buffer[]> {
+export function recordedPages(capture: 'raw-busybox' | 'raw-loss' | 'raw-container'): Map<number, Buffer[]> {
   const size = recordedLayout().page.subBufferSize;
   const out = new Map<number, Buffer[]>();
   for (let cpu = 0; existsSync(path.join(FIXTURES, `${capture}-cpu${cpu}.bin`)); cpu++) {
@@ -40,6 +50,18 @@ export function recordedPages(capture: 'raw-busybox' | 'raw-loss'): Map<number, 
     out.set(cpu, pages);
   }
   return out;
+}
+
+/** What integration/container-raw.test.ts recorded with the raw-container capture. */
+export interface ContainerCaptureMeta {
+  initPid: number;
+  initialTasks: number[];
+  profile: unknown;
+  stdout: string;
+}
+
+export function containerCaptureMeta(): ContainerCaptureMeta {
+  return JSON.parse(fixtureText('raw-container.json')) as ContainerCaptureMeta;
 }
 
 /** The kernel's text rendering of the busybox capture, parsed. */

@@ -173,3 +173,38 @@ describe('recordedSyscalls', () => {
     expect(() => recordedSyscalls(syntheticSummary(['execve', 'syscall_470']), 'r.json')).toThrow(/without a name in the x86_64 table: syscall_470/);
   });
 });
+
+describe('calls the container\'s own profile stopped (recorded with it kept)', () => {
+  const own: SeccompProfile = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: X86_64_ARCHES,
+    syscalls: [
+      { names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      { names: ['ptrace'], action: 'SCMP_ACT_KILL' },
+      { names: ['keyctl'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+    ],
+  };
+  const withBlocked = (blocked: string[]) => ({ ...recorded(['read', 'write']), blocked });
+
+  it('stay stopped as that profile stops them: its errno, its kill; ours denies the rest by default', () => {
+    const made = generateProfile({ recorded: [withBlocked(['getrandom', 'keyctl', 'ptrace'])], inputs: [input(own, 'seccomp.original.json')] });
+    expect(rulesFor(made.profile, 'getrandom')).toEqual([{ names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]);
+    expect(rulesFor(made.profile, 'ptrace')).toEqual([{ names: ['ptrace'], action: 'SCMP_ACT_KILL' }]);
+    // EPERM is our default answer anyway: no rule needed.
+    expect(rulesFor(made.profile, 'keyctl')).toEqual([]);
+    expect(allowedBy(made.profile)).not.toEqual(expect.arrayContaining(['getrandom', 'keyctl', 'ptrace']));
+    expect(made.constrained.map((c) => c.name).sort()).toEqual(['getrandom', 'keyctl', 'ptrace']);
+  });
+
+  it('are denied by our default when no input says how they were stopped', () => {
+    const made = generateProfile({ recorded: [withBlocked(['getrandom'])] });
+    expect(rulesFor(made.profile, 'getrandom')).toEqual([]);
+    expect(allowedBy(made.profile)).not.toContain('getrandom');
+  });
+
+  it('a blocked clone3 keeps the answer the container got', () => {
+    const made = generateProfile({ recorded: [withBlocked(['clone3'])], inputs: [input({ ...own, syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] })] });
+    expect(rulesFor(made.profile, 'clone3')).toEqual([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]);
+    expect(made.clone3Enosys).toBe(false);
+  });
+});

@@ -2,16 +2,26 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TraceAnalyzer } from '../../src/report/analyzer.js';
 import type { SyscallRecord } from '../../src/trace/syscall-pairing.js';
+import type { TraceEvent } from '../../src/trace/events.js';
+import { parseTraceLine } from '../../src/trace/line-parser.js';
 
 // A real trace: `runc run` of busybox `sh -c 'uname -a; cat /etc/hostname; ls /'` on x86_64, recorded
 // from createRuntime with event-fork, record-tgid and the sched process events (kernel 6.18).
 const FIXTURE = new URL('../fixtures/runc-busybox-sh.trace', import.meta.url);
 
+/** The tasks tracing began with: those in the trace that no fork event created (the init's threads). */
+function initialTasksOf(lines: string[]): number[] {
+  const events = lines.map(parseTraceLine).filter((e): e is TraceEvent => e !== undefined);
+  const born = new Set(events.flatMap((e) => (e.kind === 'fork' ? [e.childPid] : [])));
+  return [...new Set(events.map((e) => e.pid))].filter((pid) => !born.has(pid));
+}
+
 function analyze(): { analyzer: TraceAnalyzer; records: SyscallRecord[] } {
   const records: SyscallRecord[] = [];
+  const lines = readFileSync(FIXTURE, 'utf8').split('\n');
   // x86_64: clone, fork, vfork, clone3.
-  const analyzer = new TraceAnalyzer({ forkSyscalls: new Set([56, 57, 58, 435]), onRecord: (r) => records.push(r) });
-  for (const line of readFileSync(FIXTURE, 'utf8').split('\n')) analyzer.feedLine(line);
+  const analyzer = new TraceAnalyzer({ forkSyscalls: new Set([56, 57, 58, 435]), onRecord: (r) => records.push(r), initialTasks: initialTasksOf(lines) });
+  for (const line of lines) analyzer.feedLine(line);
   analyzer.finish();
   return { analyzer, records };
 }
