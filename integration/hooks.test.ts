@@ -9,7 +9,7 @@ import { CRUN, REPO_ROOT, RUNC, WRAPPER, uniqueId } from './lab/env.js';
 import { isProcessAlive, leftovers } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { createAndStart, deleteContainer, status, waitStopped, type DetachedContainer } from './support/detached.js';
-import { ourLog, readTraceResult, tracedSuite, type TracedEnv } from './support/traced.js';
+import { OWN_PROFILE, ourLog, readTraceResult, tracedSuite, type TracedEnv } from './support/traced.js';
 
 const WORKLOAD = ['sh', '-c', 'uname -a; ls /'];
 const suite = tracedSuite('oci-ftrace-hooks-');
@@ -38,7 +38,7 @@ function whoDidTheHooks(traced: TracedEnv, id: string): { record: string[]; repo
   return {
     record: entries.filter((e) => e.msg.startsWith('recording container')).map((e) => e.component),
     // The Node report logs the headline; the collector serving it logs "collector finished".
-    report: entries.filter((e) => e.component === 'report').map((e) => e.component),
+    report: entries.filter((e) => e.component === 'report' && e.msg.startsWith('oci-ftrace: container')).map((e) => e.component),
   };
 }
 
@@ -62,7 +62,7 @@ describe.each([
 ])('under %s, the collector serves both hooks', (name, runtime) => {
   it('run: no Node hook runs, and the trace is whole', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), `served-${name}`), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), `served-${name}`), { args: WORKLOAD, seccomp: OWN_PROFILE });
     const id = uniqueId(`served-${name}`);
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
@@ -89,7 +89,7 @@ describe.each([
 describe('the report hook', () => {
   it('is served while the container still runs (create, then delete without start)', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'never-started'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'never-started'), { args: WORKLOAD, seccomp: OWN_PROFILE });
     const c: DetachedContainer = { id: uniqueId('never-started'), globals: ['--root', path.join(suite.work(), 'root-ns')], env: traced.env(RUNC), runtime: RUNC };
     const out = path.join(suite.work(), 'never-started.out');
     const create = await runCommand('/bin/sh', ['-c', `exec "$0" "$@" >${out} 2>&1 </dev/null`, WRAPPER, ...c.globals, 'create', '--bundle', b.bundleDir, c.id], { env: c.env, reject: false });
@@ -107,7 +107,7 @@ describe('the report hook', () => {
 
   it('after the collector stopped waiting for it (the engine deleted late), reads what the collector left', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'late-delete'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'late-delete'), { args: WORKLOAD, seccomp: OWN_PROFILE });
     const c: DetachedContainer = { id: uniqueId('late'), globals: ['--root', path.join(suite.work(), 'root-late')], env: traced.env(RUNC), runtime: RUNC };
     await createAndStart(c, b.bundleDir, path.join(suite.work(), 'late.out'));
     await waitStopped(c, 30_000);
@@ -126,7 +126,7 @@ describe('the report hook', () => {
 describe('when the collector cannot serve', () => {
   it('is gone before the record hook: the Node hooks trace the container, and nothing waits for the dead one', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'dead-collector'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dead-collector'), { args: WORKLOAD, seccomp: OWN_PROFILE });
     const id = uniqueId('dead');
     // The launcher's prepare step alone, then the collector it started killed, then bare runc.
     const prepare = path.join(REPO_ROOT, 'dist', 'bundle', 'cli', 'runc-prepare.js');
@@ -143,8 +143,8 @@ describe('when the collector cannot serve', () => {
   });
 
   it('cannot set up the trace: fail open runs the container untraced; strict mode refuses it in one line', async () => {
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs'), { args: WORKLOAD });
-    const bare = await runCommand(RUNC, ['run', '--bundle', (await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs-bare'), { args: WORKLOAD })).bundleDir, uniqueId('bare')]);
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs'), { args: WORKLOAD, seccomp: OWN_PROFILE });
+    const bare = await runCommand(RUNC, ['run', '--bundle', (await makeBusyboxBundle(path.join(suite.work(), 'no-tracefs-bare'), { args: WORKLOAD, seccomp: OWN_PROFILE })).bundleDir, uniqueId('bare')]);
     const open = tracedEnv({ tracefsPath: '/nonexistent/tracing' });
     const id = uniqueId('open');
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: open.env(RUNC), reject: false });
@@ -163,7 +163,7 @@ describe('when the collector cannot serve', () => {
 describe('the prepare step fails after the collector started', () => {
   it('(config.json cannot be written): the container runs untraced, and the collector is told and leaves nothing', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'read-only'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'read-only'), { args: WORKLOAD, seccomp: OWN_PROFILE });
     // The rootfs outside the bundle (runc makes its mount points there), then a read-only bind
     // mount of the bundle: config.json reads, the atomic write's temp file fails.
     const rootfs = path.join(suite.work(), 'read-only-rootfs');
@@ -177,7 +177,7 @@ describe('the prepare step fails after the collector started', () => {
       const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
       expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
       expect(r.stdout).toContain('Linux');
-      expect(ourLog(traced)).toContain('cannot prepare bundle for tracing');
+      expect(ourLog(traced)).toContain('cannot prepare the bundle for tracing');
       expect(existsSync(path.join(traced.outputDir, id))).toBe(false);
       await expectNothingLeft(traced);
     } finally {
@@ -189,7 +189,7 @@ describe('the prepare step fails after the collector started', () => {
 describe('the same container id again at once', () => {
   it('is traced afresh: the earlier collector, still removing its instance, leaves the new one alone', async () => {
     const traced = tracedEnv();
-    const b = await makeBusyboxBundle(path.join(suite.work(), 'again'), { args: WORKLOAD });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'again'), { args: WORKLOAD, seccomp: OWN_PROFILE });
     const id = uniqueId('again');
     const summaries: string[] = [];
     for (let round = 0; round < 3; round++) {

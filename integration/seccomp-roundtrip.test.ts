@@ -50,8 +50,11 @@ afterAll(() => {
   work.removeCallback();
 });
 
-async function bundleFor(w: Workload, tag: string, opts: { noNewPrivileges?: boolean } = {}): Promise<BusyboxBundle & { pristine: string }> {
-  const b = await makeBusyboxBundle(path.join(work.name, `${w.name}-${tag}`), { args: w.args, ...opts });
+/** Recording a profile from scratch is the container's own explicit choice. */
+const FROM_SCRATCH = { 'oci-ftrace/record-seccomp': 'permissive' };
+
+async function bundleFor(w: Workload, tag: string, opts: { noNewPrivileges?: boolean; annotations?: Record<string, string> } = {}): Promise<BusyboxBundle & { pristine: string }> {
+  const b = await makeBusyboxBundle(path.join(work.name, `${w.name}-${tag}`), { args: w.args, ...opts, annotations: opts.annotations ?? FROM_SCRATCH });
   copyFileSync(rareBinaryOnHost, path.join(b.rootfsDir, RARE_BINARY));
   return { ...b, pristine: readFileSync(b.configPath, 'utf8') };
 }
@@ -64,7 +67,7 @@ async function bare(runtime: string, bundleDir: string): Promise<CommandResult> 
   return runCommand(runtime, ['run', '--bundle', bundleDir, uniqueId('bare')], { reject: false });
 }
 
-/** Runs the bundle through the wrapper (record mode is on by default) and returns its report. */
+/** Runs the bundle through the wrapper and returns its report; the bundle opts in to recording from scratch. */
 async function record(runtime: string, b: BusyboxBundle & { pristine: string }): Promise<{ id: string; summary: Summary; log: string; run: CommandResult }> {
   restore(b);
   const id = uniqueId('rec');
@@ -107,6 +110,10 @@ function withoutSyscall(profileFile: string, name: string, out: string): string 
   p.syscalls = p.syscalls.map((r) => ({ ...r, names: r.names.filter((n) => n !== name) })).filter((r) => r.names.length > 0);
   writeFileSync(out, JSON.stringify(p, null, 2));
   return out;
+}
+
+function expectSameFailure(got: CommandResult, expected: CommandResult): void {
+  expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }).toEqual({ exitCode: expected.exitCode, stdout: expected.stdout, stderr: expected.stderr });
 }
 
 function expectSameRun(got: CommandResult, expected: CommandResult, what: string): void {
@@ -282,40 +289,72 @@ describe('NoNewPrivileges off: the filter loads earlier, and what runc does afte
 });
 
 describe('the bundle already had a profile', () => {
-  it('is replaced while recording, saved beside the report, and what it blocks stays blocked', async () => {
-    const w = WORKLOADS[2]!; // rare-syscalls: it needs getrandom
-    const b = await bundleFor(w, 'had-profile');
-    // The bundle's own profile: everything but getrandom, which answers ENOSYS.
-    const original = {
-      defaultAction: 'SCMP_ACT_ALLOW',
-      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-      syscalls: [{ names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }],
-    };
+  const ownProfile = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    // Everything but getrandom, which answers ENOSYS.
+    syscalls: [{ names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }],
+  };
+  async function bundleWithOwnProfile(tag: string, annotations: Record<string, string>): Promise<BusyboxBundle & { pristine: string }> {
+    const b = await bundleFor(WORKLOADS[2]!, tag, { annotations }); // rare-syscalls: it needs getrandom
     const spec = JSON.parse(b.pristine) as { linux: Record<string, unknown> };
-    spec.linux.seccomp = original;
+    spec.linux.seccomp = ownProfile;
     b.pristine = JSON.stringify(spec, null, 2);
     restore(b);
+    return b;
+  }
+
+  it('is enforced while traced by default: the run is the bare run, the report shows the call it stopped and the rule', async () => {
+    const b = await bundleWithOwnProfile('kept-profile', {});
     const expected = await bare(RUNC, b.bundleDir);
     expect(expected.exitCode, 'under its own profile the workload fails at getrandom').toBe(1);
     expect(expected.stderr).toMatch(/^getrandom failed/);
+
+    const id = uniqueId('kept');
+    const run = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { reject: false, env: traced.env(RUNC) });
+    expect({ exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr }).toEqual({ exitCode: expected.exitCode, stdout: expected.stdout, stderr: expected.stderr });
+    const { summary, log } = readTraceResult(traced, id);
+    expect(summary.profileStart.kind, 'the runtime loaded the bundle\'s own profile').toBe('seccomp-load');
+    expect(summary.seccomp).toMatchObject({ recordMode: 'keep', bundleProfile: true, enforced: true });
+    // The workload's own getrandom and its libc's, both stopped, both answered ENOSYS.
+    const getrandom = summary.syscalls.getrandom;
+    expect(getrandom).toMatchObject({ count: 0, blocked: { killed: 0, rule: 'rule 0 (getrandom: SCMP_ACT_ERRNO ENOSYS)' } });
+    expect(getrandom?.blocked?.count).toBeGreaterThan(0);
+    expect(getrandom?.blocked?.errnos).toEqual({ ENOSYS: getrandom?.blocked?.count });
+    expect(log).toMatch(/ getrandom\(\?\) = -38 ENOSYS \(Invalid system call number\) \(blocked by seccomp\)$/m);
+    const saved = path.join(traced.outputDir, id, 'seccomp.original.json');
+    expect(JSON.parse(readFileSync(saved, 'utf8'))).toEqual(ownProfile);
+
+    // Its profile keeps getrandom stopped as the bundle stops it, and runs the same.
+    const oci = await makeProfile([id], 'oci', path.join(work.name, 'kept-profile.oci.json'));
+    expect(allowedNames(oci)).not.toContain('getrandom');
+    expect((JSON.parse(readFileSync(oci, 'utf8')) as OciProfileJson).syscalls).toContainEqual({ names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 });
+    await enforce(b, oci);
+    expectSameFailure(await bare(RUNC, b.bundleDir), expected);
+  });
+
+  it('is replaced only by the container\'s own opt-in: saved beside the report, and what it blocks stays blocked', async () => {
+    const b = await bundleWithOwnProfile('had-profile', FROM_SCRATCH);
+    const expected = await bare(RUNC, b.bundleDir);
+    expect(expected.exitCode).toBe(1);
 
     const rec = await record(RUNC, b);
     // Recorded without the bundle's profile: getrandom ran, so the whole workload did.
     expect(rec.run.stdout).toMatch(/timerfd: fired/);
     expect(syscallsSinceProfileStart(rec.summary)).toContain('getrandom');
-    expect(ourLog(traced)).toMatch(/record mode: seccomp profile replaced/);
+    expect(rec.summary.seccomp).toMatchObject({ recordMode: 'permissive', bundleProfile: true, enforced: false });
+    expect(ourLog(traced)).toMatch(/record-seccomp permissive \(the container's annotation\): it runs without its own seccomp profile/);
     const saved = path.join(traced.outputDir, rec.id, 'seccomp.original.json');
-    expect(JSON.parse(readFileSync(saved, 'utf8'))).toEqual(original);
+    expect(JSON.parse(readFileSync(saved, 'utf8'))).toEqual(ownProfile);
+    const shown = await analyzer(['show', rec.id]);
+    expect(shown.stdout.split('\n')[0]).toMatch(/RAN WITHOUT ITS SECCOMP PROFILE$/);
 
     const oci = await makeProfile([rec.id], 'oci', path.join(work.name, 'had-profile.oci.json'));
     const profile = JSON.parse(readFileSync(oci, 'utf8')) as OciProfileJson;
     expect(allowedNames(oci)).not.toContain('getrandom');
     expect(profile.syscalls).toContainEqual({ names: ['getrandom'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 });
     await enforce(b, oci);
-    const got = await bare(RUNC, b.bundleDir);
-    expect(got.exitCode).toBe(expected.exitCode);
-    expect(got.stdout).toBe(expected.stdout);
-    expect(got.stderr).toBe(expected.stderr);
+    expectSameFailure(await bare(RUNC, b.bundleDir), expected);
 
     // Without the saved original the recorded getrandom is allowed, and the workload runs through.
     const unmerged = await makeProfile([rec.id], 'oci', path.join(work.name, 'had-profile-unmerged.oci.json'), ['--no-original']);
@@ -386,7 +425,7 @@ describe('per container: report --seccomp-profile and the annotation', () => {
   it('the annotation asks the poststop report for a profile in the chosen form, beside the summary', async () => {
     const b = await bundleFor(WORKLOADS[0]!, 'annotated');
     const spec = JSON.parse(b.pristine) as { annotations?: Record<string, string> };
-    spec.annotations = { 'oci-ftrace/seccomp-profile': 'true', 'oci-ftrace/seccomp-profile-format': 'docker' };
+    spec.annotations = { ...FROM_SCRATCH, 'oci-ftrace/seccomp-profile': 'true', 'oci-ftrace/seccomp-profile-format': 'docker' };
     b.pristine = JSON.stringify(spec, null, 2);
     const rec = await record(RUNC, b);
     const file = path.join(traced.outputDir, rec.id, 'seccomp.docker.json');

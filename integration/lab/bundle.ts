@@ -48,6 +48,8 @@ export interface BusyboxBundleOptions {
   readonlyRootfs?: boolean;
   /** The spec's annotations (runc spec writes none). */
   annotations?: Record<string, string>;
+  /** The spec's linux.seccomp (runc spec writes none). */
+  seccomp?: unknown;
 }
 
 export interface BusyboxBundle {
@@ -73,6 +75,7 @@ export async function makeBusyboxBundle(dir: string, opts: BusyboxBundleOptions)
   if (opts.hostname !== undefined) config.hostname = opts.hostname;
   if (opts.readonlyRootfs !== undefined) config.root.readonly = opts.readonlyRootfs;
   if (opts.annotations !== undefined) config.annotations = opts.annotations;
+  if (opts.seccomp !== undefined) (config.linux ??= {}).seccomp = opts.seccomp;
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
   const hostname = config.hostname ?? 'runc';
@@ -85,6 +88,7 @@ interface OciConfigSubset {
   hostname?: string;
   root: { path: string; readonly?: boolean };
   process: { terminal?: boolean; args?: string[]; env?: string[]; noNewPrivileges?: boolean };
+  linux?: { seccomp?: unknown; [key: string]: unknown };
   [key: string]: unknown;
 }
 
