@@ -1,4 +1,4 @@
-import { type AggregateSyscalls, type TraceAggregate } from '../report/aggregate.js';
+import { type AggregateSyscalls, type ProcessStats, type TraceAggregate } from '../report/aggregate.js';
 import type { TraceEvent } from '../trace/events.js';
 import type { EventFormat } from '../tracefs/event-format.js';
 import type { RawEventDecoder } from './raw-decoder.js';
@@ -78,6 +78,9 @@ class CpuQueue {
 
 /** What one task is inside of, in time order. */
 interface TaskCalls {
+  pid: number;
+  /** Its process in the aggregate, once it made a call. */
+  proc: ProcessStats | undefined;
   /** The syscall it entered and that has not returned (NONE). */
   open: number;
   /** For an open seccomp/prctl call: its first two arguments (low words). */
@@ -237,7 +240,7 @@ export class LiveIngest {
     if (pid === this.lastPid && this.lastCalls) return this.lastCalls;
     let t = this.calls.get(pid);
     if (!t) {
-      t = { open: NONE, arg0: 0, arg1: 0, fresh: this.initialTasks.has(pid) };
+      t = { pid, proc: undefined, open: NONE, arg0: 0, arg1: 0, fresh: this.initialTasks.has(pid) };
       this.calls.set(pid, t);
     }
     this.lastPid = pid;
@@ -256,7 +259,7 @@ export class LiveIngest {
       t.open = nr;
       t.arg0 = q.a[i] as number;
       t.arg1 = q.b[i] as number;
-      this.agg.addEntry(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts);
+      this.agg.countCall(t.proc ?? this.procOf(t, ts), nr, ts);
       return;
     }
     if (kind === EXIT) {
@@ -278,6 +281,12 @@ export class LiveIngest {
     } else if (event.kind === 'exit') {
       this.calls.delete(event.exitPid);
     }
+  }
+
+  /** The task's process, resolved once: by then its thread group and name are known. */
+  private procOf(t: TaskCalls, ts: number): ProcessStats {
+    t.proc = this.agg.processOf(t.pid, this.tasks.tgidOf(t.pid), this.tasks.commOf(t.pid), ts);
+    return t.proc;
   }
 
   private exit(pid: number, nr: number, lo: number, hi: number, ts: number): void {
@@ -305,15 +314,13 @@ export class LiveIngest {
     }
     // A new task's first event: its half of clone returning 0. Not a call of its own.
     if (lo === 0 && hi === 0 && this.forkSyscalls.has(nr)) return;
-    const tgid = this.tasks.tgidOf(pid);
-    const comm = this.tasks.commOf(pid);
     if (fresh) {
       // Begun before tracing did: a call the container made all the same.
-      this.agg.addEntry(nr, pid, tgid, comm, ts);
+      this.agg.countCall(t.proc ?? this.procOf(t, ts), nr, ts);
       if (errno !== 0) this.agg.addError(nr, errno, ts);
       return;
     }
-    this.agg.addBlocked(nr, pid, tgid, comm, ts, BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)));
+    this.agg.addBlocked(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts, BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)));
   }
 
   private isFilterLoad(nr: number, arg0: number, arg1: number): boolean {

@@ -21,6 +21,8 @@ export interface SyscallStats {
   lastSeen: number;
   /** Thread group ids (or pids where tgid is unknown) that made the call, run or blocked. */
   pids: Set<number>;
+  /** The process pids last added (the hot path skips the Set for repeats). */
+  lastProc: ProcessStats | undefined;
   /** Calls the container's seccomp profile stopped before they ran (see BlockedStats). */
   blocked: BlockedStats | undefined;
 }
@@ -97,6 +99,8 @@ export function isFilterLoadCall(nr: number, args: readonly string[], known: Agg
  */
 export class TraceAggregate {
   readonly syscalls = new Map<number, SyscallStats>();
+  /** The same stats by syscall number, for the hot path (numbers are small). */
+  private readonly byNr: (SyscallStats | undefined)[] = [];
   readonly processes = new Map<number, ProcessStats>();
   /** pid (thread) -> tgid, learned from events, so threads fold into their process. */
   private readonly threadGroup = new Map<number, number>();
@@ -105,8 +109,9 @@ export class TraceAggregate {
   totalSyscalls = 0;
   /** Calls seccomp stopped (not in totalSyscalls). */
   totalBlocked = 0;
-  firstTimestamp: number | undefined;
-  lastTimestamp: number | undefined;
+  /** Earliest and latest event (Infinity and -Infinity while none): numbers always, so that V8 keeps the fields unboxed on the hot path. */
+  private first = Infinity;
+  private last = -Infinity;
   /** Earliest successful seccomp filter load by the runtime (seccomp(2) or prctl), by return time. */
   seccompLoad: { timestamp: number; pid: number } | undefined;
   /** Earliest exec in the container (the runtime's init becoming the workload). */
@@ -192,6 +197,31 @@ export class TraceAggregate {
     proc.syscalls += 1;
   }
 
+  /**
+   * The hot path's handle on a task: its process, resolved once (the task's thread group and name
+   * are known by then: from its creation event, or the record step's for the init's threads).
+   */
+  processOf(pid: number, tgid: number | undefined, comm: string, ts: number): ProcessStats {
+    return this.processFor(pid, tgid, comm, ts);
+  }
+
+  /** One call that ran, by a task whose process the caller holds: what addEntry does, with no lookups but the syscall's. */
+  countCall(proc: ProcessStats, nr: number, ts: number): void {
+    this.totalSyscalls += 1;
+    if (ts < this.first) this.first = ts;
+    if (ts > this.last) this.last = ts;
+    const stats = (nr >= 0 && nr < 4096 ? this.byNr[nr] : undefined) ?? this.statsFor(nr, ts);
+    stats.count += 1;
+    if (ts < stats.firstSeen) stats.firstSeen = ts;
+    if (ts > stats.lastSeen) stats.lastSeen = ts;
+    if (stats.lastProc !== proc) {
+      stats.pids.add(proc.pid);
+      stats.lastProc = proc;
+    }
+    proc.syscalls += 1;
+    if (ts > proc.lastSeen) proc.lastSeen = ts;
+  }
+
   /** One call seccomp stopped, from its exit's return value (see BlockedStats). */
   addBlocked(nr: number, pid: number, tgid: number | undefined, comm: string, ts: number, ret: bigint): void {
     this.totalBlocked += 1;
@@ -224,8 +254,9 @@ export class TraceAggregate {
   private statsFor(nr: number, ts: number): SyscallStats {
     let stats = this.syscalls.get(nr);
     if (!stats) {
-      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: Infinity, lastSeen: -Infinity, pids: new Set(), blocked: undefined };
+      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: Infinity, lastSeen: -Infinity, pids: new Set(), lastProc: undefined, blocked: undefined };
       this.syscalls.set(nr, stats);
+      if (nr >= 0 && nr < 4096) this.byNr[nr] = stats;
     }
     return stats;
   }
@@ -235,8 +266,16 @@ export class TraceAggregate {
   }
 
   private touchTime(ts: number): void {
-    if (this.firstTimestamp === undefined || ts < this.firstTimestamp) this.firstTimestamp = ts;
-    if (this.lastTimestamp === undefined || ts > this.lastTimestamp) this.lastTimestamp = ts;
+    if (ts < this.first) this.first = ts;
+    if (ts > this.last) this.last = ts;
+  }
+
+  get firstTimestamp(): number | undefined {
+    return this.first === Infinity ? undefined : this.first;
+  }
+
+  get lastTimestamp(): number | undefined {
+    return this.last === -Infinity ? undefined : this.last;
   }
 
   private processFor(pid: number, tgid: number | undefined, comm: string, ts: number): ProcessStats {
