@@ -1,14 +1,13 @@
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { isLosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { editBundleSpec, readBundleSpec, writeFileAtomic, writeJsonAtomic } from '../../src/spec/bundle-config.js';
-import { SpecError } from '../../src/spec/errors.js';
-import { parseJsonLossless, stringifyJsonLossless } from '../../src/spec/lossless-json.js';
-import { appendHooksModifier, type SpecModifier } from '../../src/spec/modifiers.js';
-import type { OciHook, OciSpec } from '../../src/spec/schema.js';
+import { editBundleSpec, readBundleSpec, writeFileAtomic, writeJsonAtomic } from '../../src/oci-config/bundle-config.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { appendHooksModifier, type SpecModifier } from '../../src/oci-config/modifiers.js';
+import type { OciHook, OciSpec } from '../../src/oci-config/schema.js';
 import { BIG_NUMBER_CONFIG, listDir, useTempDirs } from './fixtures.js';
+import { specErrorOf } from './spec-error.js';
 
 const OUR_PATH = '/usr/libexec/oci-ftrace/hook';
 const RECORD_HOOK: OciHook = { path: OUR_PATH, args: ['hook', 'record'], timeout: 30 };
@@ -38,17 +37,6 @@ function withoutOurHooks(tree: OciSpec): OciSpec {
     else delete hooks[stage];
   }
   return { ...tree, hooks };
-}
-
-async function specErrorOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SpecError);
-  const message = (err as SpecError).message;
-  expect(message).not.toMatch(/[\n\r]/);
-  return message;
 }
 
 describe('editBundleSpec', () => {
@@ -139,27 +127,7 @@ describe('editBundleSpec', () => {
     expect(readFileSync(config, 'utf8')).toBe(BIG_NUMBER_CONFIG);
   });
 
-  // A real write failure in the middle of writing the temp file: a tmpfs too small for the result.
-  it('cleans up and keeps the original when the disk fills up mid-write', async (ctx) => {
-    const mountPoint = tempDir();
-    const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=16k,mode=0755', 'tmpfs', mountPoint], { reject: false });
-    if (mounted.exitCode !== 0) ctx.skip(`cannot mount a tmpfs here: ${mounted.stderr}`);
-    try {
-      const config = join(mountPoint, 'config.json');
-      writeFileSync(config, BIG_NUMBER_CONFIG);
-      const entries = listDir(mountPoint);
-      const huge: SpecModifier = {
-        name: 'huge-annotation',
-        apply: (spec) => ({ ...spec, annotations: { ...spec.annotations, big: 'x'.repeat(256 * 1024) } }),
-      };
-      const message = await specErrorOf(editBundleSpec(mountPoint, [huge]));
-      expect(message).toMatch(new RegExp(`^${config}: cannot write: ENOSPC`));
-      expect(readFileSync(config, 'utf8')).toBe(BIG_NUMBER_CONFIG);
-      expect(listDir(mountPoint)).toEqual(entries);
-    } finally {
-      await execa('umount', [mountPoint]);
-    }
-  });
+  // The disk filling up mid-write (a tmpfs mounted for it) is in integration/oci-config.test.ts.
 });
 
 describe('readBundleSpec', () => {

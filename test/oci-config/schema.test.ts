@@ -1,8 +1,8 @@
 import { LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../src/spec/errors.js';
-import { parseJsonLossless } from '../../src/spec/lossless-json.js';
-import { formatFieldPath, HOOK_STAGES, OciHookSchema, validateHook, validateSpec } from '../../src/spec/schema.js';
+import { SpecError } from '../../src/oci-config/errors.js';
+import { parseJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { formatFieldPath, HOOK_STAGES, OciHookSchema, validateHook, validateSpec } from '../../src/oci-config/schema.js';
 import { BIG_NUMBER_CONFIG } from './fixtures.js';
 
 function specWith(extra: Record<string, unknown>): Record<string, unknown> {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../src/spec/errors.js';
-import { parseJsonLossless, stringifyJsonLossless } from '../../src/spec/lossless-json.js';
-import { appendHooksModifier, composeModifiers, setHooksModifier, type SpecModifier } from '../../src/spec/modifiers.js';
-import { validateSpec, type OciHook, type OciSpec } from '../../src/spec/schema.js';
+import { SpecError } from '../../src/oci-config/errors.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { appendHooksModifier, composeModifiers, setHooksModifier, type SpecModifier } from '../../src/oci-config/modifiers.js';
+import { validateSpec, type OciHook, type OciSpec } from '../../src/oci-config/schema.js';
 import { BIG_NUMBER_CONFIG, deepFreeze } from './fixtures.js';
 
 const RECORD_HOOK: OciHook = { path: '/usr/libexec/oci-ftrace/hook', args: ['oci-ftrace-hook', 'record'], timeout: 30 };

@@ -1,13 +1,13 @@
 import { isLosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { SpecError } from '../../src/spec/errors.js';
+import { SpecError } from '../../src/oci-config/errors.js';
 import {
   DEFAULT_JSON_INDENT,
   detectJsonIndent,
   lineAndColumn,
   parseJsonLossless,
   stringifyJsonLossless,
-} from '../../src/spec/lossless-json.js';
+} from '../../src/oci-config/lossless-json.js';
 import { BIG_NUMBER_CONFIG } from './fixtures.js';
 
 function catchSpecError(fn: () => unknown): SpecError {
