@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRawEventDecoder, RawDecodeError, type TaskLookup } from '../../src/collector/raw-decoder.js';
-import { decodeRawPage, type RawRecord } from '../../src/collector/raw-page.js';
+import { createRawEventDecoder, RawDecodeError, type TaskLookup } from '../../src/ingest/raw-decoder.js';
+import { decodeRawPage, type RawRecord } from '../../src/ingest/raw-page.js';
 import type { TraceEvent } from '../../src/trace/events.js';
 import { parseEventFormat } from '../../src/tracefs/event-format.js';
 import { nsToMicros, recordedFormats, recordedFormatTexts, recordedLayout, recordedPages, recordedTextEvents, secondsToMicros } from './raw-fixtures.js';

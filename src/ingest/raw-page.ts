@@ -49,7 +49,8 @@ export interface RawPageLayout {
 
 const MISSED_EVENTS = 0x80000000;
 const MISSED_STORED = 0x40000000;
-const LENGTH_MASK = 0x3fffffff;
+/** The data length in a page's commit word (the rest are flags). */
+export const COMMIT_LENGTH_MASK = 0x3fffffff;
 // Absolute stamps carry 59 bits; the top 5 come from the running timestamp (kernel rb_fix_abs_ts).
 const TS_MSB = 0xf8n << 56n;
 
@@ -66,7 +67,7 @@ export function decodeRawPage(page: Buffer, layout: RawPageLayout): DecodedPage 
   if (page.length < ph.dataOffset) throw new RawPageError(`ring-buffer page of ${page.length} bytes is shorter than its ${ph.dataOffset}-byte header`);
   const baseTimestampNs = page.readBigUInt64LE(ph.timestamp.offset);
   const commit = page.readUInt32LE(ph.commit.offset);
-  const dataLength = commit & LENGTH_MASK;
+  const dataLength = commit & COMMIT_LENGTH_MASK;
   const start = ph.dataOffset;
   const end = start + dataLength;
   if (dataLength > ph.dataSize || end > page.length) {
@@ -126,55 +127,85 @@ export function decodeRawPage(page: Buffer, layout: RawPageLayout): DecodedPage 
 /** Called per event by scanRawPage: the event's bytes are page[start, end). */
 export type RawEventVisitor = (start: number, end: number, timestampNs: number) => void;
 
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+/**
+ * A page as 32-bit words, for the hot path: `words[base + (offset >> 2)]` is the host-endian u32 at
+ * byte `offset` of the page (events and their fields are 4-byte aligned; the kernel pads them so).
+ * A page not itself 4-byte aligned in memory is copied into one that is (pages read from the
+ * kernel never are: each is read into a buffer of its own).
+ */
+export function pageWords(page: Buffer): { page: Buffer; words: Uint32Array; base: number } {
+  if ((page.byteOffset & 3) !== 0) {
+    const aligned = Buffer.alloc(page.length);
+    page.copy(aligned);
+    page = aligned;
+  }
+  const buffer = page.buffer;
+  let words = wordViews.get(buffer);
+  if (!words) {
+    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordViews.set(buffer, words);
+  }
+  return { page, words, base: page.byteOffset >>> 2 };
+}
+
 /**
  * The same walk as decodeRawPage without allocating per event (no record objects, no bigints):
- * the collector's hot path, where a busy container produces millions of events a second.
- * Timestamps are nanosecond numbers (exact below 2^53 ns, about 104 days of uptime); the rare
- * absolute stamps go through the bigint path. Returns the page's data length and missed count.
+ * the drain's hot path, where a busy container produces millions of events a second. It reads
+ * the page as words (pageWords). Timestamps are nanosecond numbers (exact below 2^53 ns, about
+ * 104 days of uptime); the rare absolute stamps go through the bigint path. Returns the page's
+ * data length and missed count.
  */
 export function scanRawPage(page: Buffer, layout: RawPageLayout, visit: RawEventVisitor): { dataLength: number; missedEvents: number | 'unknown' } {
   const { page: ph, event: eh } = layout;
   if (page.length < ph.dataOffset) throw new RawPageError(`ring-buffer page of ${page.length} bytes is shorter than its ${ph.dataOffset}-byte header`);
+  const { words, base } = pageWords(page);
   const commit = page.readUInt32LE(ph.commit.offset);
-  const dataLength = commit & LENGTH_MASK;
+  const dataLength = commit & COMMIT_LENGTH_MASK;
   const start = ph.dataOffset;
   const end = start + dataLength;
   if (dataLength > ph.dataSize || end > page.length) {
     throw new RawPageError(`ring-buffer page commit ${dataLength} exceeds its data area (${Math.min(ph.dataSize, page.length - start)} bytes)`);
   }
+  if ((start & 3) !== 0) throw new RawPageError(`ring-buffer page data at offset ${start} is not 4-byte aligned`);
   let missedEvents: number | 'unknown' = 0;
   if ((commit & MISSED_EVENTS) !== 0) {
     if ((commit & MISSED_STORED) === 0 || end + ph.commit.size > page.length) missedEvents = 'unknown';
     else missedEvents = ph.commit.size === 8 ? Number(page.readBigUInt64LE(end)) : page.readUInt32LE(end);
   }
-  const typeLenMask = (1 << eh.typeLenBits) - 1;
+  const typeLenBits = eh.typeLenBits;
+  const typeLenMask = (1 << typeLenBits) - 1;
+  const dataMaxTypeLen = eh.dataMaxTypeLen;
+  const paddingType = eh.paddingType;
+  const timeExtendType = eh.timeExtendType;
   const extendScale = 2 ** eh.timeDeltaBits;
   let ts = page.readUInt32LE(ph.timestamp.offset + 4) * 0x100000000 + page.readUInt32LE(ph.timestamp.offset);
   let pos = start;
   while (pos < end) {
     if (pos + 4 > end) throw new RawPageError(`ring-buffer event header at page offset ${pos} runs past commit ${end}`);
-    const header = page.readUInt32LE(pos);
+    const header = words[base + (pos >>> 2)] as number;
     const typeLen = header & typeLenMask;
-    const delta = header >>> eh.typeLenBits;
+    const delta = header >>> typeLenBits;
     let dataStart: number;
     let next: number;
-    if (typeLen === 0) {
+    if (typeLen !== 0 && typeLen <= dataMaxTypeLen) {
+      dataStart = pos + 4;
+      next = dataStart + typeLen * 4;
+    } else if (typeLen === 0) {
       if (pos + 8 > end) throw new RawPageError(`ring-buffer event length at page offset ${pos} runs past commit ${end}`);
-      const length = page.readUInt32LE(pos + 4);
+      const length = words[base + ((pos + 4) >>> 2)] as number;
       if (length < 4) throw new RawPageError(`ring-buffer event at page offset ${pos} has length ${length}`);
       dataStart = pos + 8;
       next = pos + 4 + length;
-    } else if (typeLen <= eh.dataMaxTypeLen) {
-      dataStart = pos + 4;
-      next = dataStart + typeLen * 4;
-    } else if (typeLen === eh.paddingType) {
+    } else if (typeLen === paddingType) {
       if (delta === 0) break;
       if (pos + 8 > end) throw new RawPageError(`ring-buffer padding at page offset ${pos} runs past commit ${end}`);
-      pos += 4 + page.readUInt32LE(pos + 4);
+      pos += 4 + (words[base + ((pos + 4) >>> 2)] as number);
       continue;
-    } else if (typeLen === eh.timeExtendType) {
+    } else if (typeLen === timeExtendType) {
       if (pos + 8 > end) throw new RawPageError(`ring-buffer time event at page offset ${pos} runs past commit ${end}`);
-      ts += page.readUInt32LE(pos + 4) * extendScale + delta;
+      ts += (words[base + ((pos + 4) >>> 2)] as number) * extendScale + delta;
       pos += 8;
       continue;
     } else if (typeLen === eh.timeStampType) {

@@ -26,9 +26,10 @@ export class LogConverter {
     forkSyscalls: ReadonlySet<number>,
     names: ProcReader,
     initialTasks: readonly number[],
+    fresh: { everyTask?: boolean } = {},
   ) {
     this.tasks = new TaskTable(names);
-    this.pairer = new SyscallPairer((r) => this.log.write(formatSyscallLine(r, format)), forkSyscalls, initialTasks);
+    this.pairer = new SyscallPairer((r) => this.log.write(formatSyscallLine(r, format)), forkSyscalls, initialTasks, fresh.everyTask === true);
   }
 
   private frames: Generator<SpoolFrame> | undefined;

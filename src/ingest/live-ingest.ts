@@ -2,13 +2,15 @@ import { type AggregateSyscalls, type ProcessStats, type TraceAggregate } from '
 import type { TraceEvent } from '../trace/events.js';
 import type { EventFormat } from '../tracefs/event-format.js';
 import type { RawEventDecoder } from './raw-decoder.js';
-import { scanRawPage, type RawPageLayout } from './raw-page.js';
+import { pageWords, scanRawPage, type RawPageLayout } from './raw-page.js';
 import type { TaskTable } from './task-table.js';
 
-function fieldOffset(format: EventFormat, name: string, size?: number): number {
+/** The word index of a field that begins a 4-byte word (the hot path reads words, little-endian). */
+function fieldWord(format: EventFormat, name: string, size: number): number {
   const f = format.fields.get(name);
-  if (!f || (size !== undefined && f.size !== size)) throw new Error(`event ${format.system}/${format.name}: no ${size ?? ''}-byte field ${name}`);
-  return f.offset;
+  if (!f || f.size !== size) throw new Error(`event ${format.system}/${format.name}: no ${size}-byte field ${name}`);
+  if (f.offset % 4 !== 0) throw new Error(`event ${format.system}/${format.name}: field ${name} at offset ${f.offset} does not begin a 4-byte word`);
+  return f.offset / 4;
 }
 
 const ENTER = 0;
@@ -34,6 +36,8 @@ class CpuQueue {
   b = new Uint32Array(4096);
   head = 0;
   tail = 0;
+  /** The timestamp of the last record queued (released or not): the CPU is read up to here. */
+  lastNs = -Infinity;
   /** The decoded process events, by record index (OTHER records). */
   readonly others = new Map<number, TraceEvent>();
 
@@ -44,6 +48,7 @@ class CpuQueue {
     this.pid[i] = pid;
     this.nr[i] = nr;
     this.ts[i] = ts;
+    this.lastNs = ts;
     this.a[i] = a;
     this.b[i] = b;
     return i;
@@ -108,12 +113,12 @@ interface TaskCalls {
 export class LiveIngest {
   private readonly enterId: number;
   private readonly exitId: number;
-  private readonly typeOff: number;
-  private readonly pidOff: number;
-  private readonly enterNrOff: number;
-  private readonly enterArgsOff: number;
-  private readonly exitNrOff: number;
-  private readonly exitRetOff: number;
+  private readonly typeWord: number;
+  private readonly pidWord: number;
+  private readonly enterNrWord: number;
+  private readonly enterArgsWord: number;
+  private readonly exitNrWord: number;
+  private readonly exitRetWord: number;
   private readonly queues = new Map<number, CpuQueue>();
   private readonly calls = new Map<number, TaskCalls>();
   private readonly seccompNr: number;
@@ -132,16 +137,22 @@ export class LiveIngest {
     known: AggregateSyscalls,
     private readonly forkSyscalls: ReadonlySet<number>,
     initialTasks: readonly number[] = [],
+    /** everyTask: tracing (re)began with tasks we do not know (an agent adopting a trace it lost): any may be mid-call. */
+    private readonly fresh: { everyTask?: boolean } = {},
   ) {
     this.initialTasks = new Set(initialTasks);
     this.enterId = formats.enter.id;
     this.exitId = formats.exit.id;
-    this.typeOff = fieldOffset(formats.enter, 'common_type', 2);
-    this.pidOff = fieldOffset(formats.enter, 'common_pid', 4);
-    this.enterNrOff = fieldOffset(formats.enter, 'id', 8);
-    this.enterArgsOff = fieldOffset(formats.enter, 'args', 48);
-    this.exitNrOff = fieldOffset(formats.exit, 'id', 8);
-    this.exitRetOff = fieldOffset(formats.exit, 'ret', 8);
+    // Every field read here begins a 4-byte word (common_type its low half): read as words.
+    this.typeWord = fieldWord(formats.enter, 'common_type', 2);
+    this.pidWord = fieldWord(formats.enter, 'common_pid', 4);
+    this.enterNrWord = fieldWord(formats.enter, 'id', 8);
+    this.enterArgsWord = fieldWord(formats.enter, 'args', 48);
+    this.exitNrWord = fieldWord(formats.exit, 'id', 8);
+    this.exitRetWord = fieldWord(formats.exit, 'ret', 8);
+    if (fieldWord(formats.exit, 'common_type', 2) !== this.typeWord || fieldWord(formats.exit, 'common_pid', 4) !== this.pidWord) {
+      throw new Error('raw_syscalls sys_enter and sys_exit disagree on where common_type and common_pid are');
+    }
     this.seccompNr = known.seccomp ?? NONE;
     this.prctlNr = known.prctl ?? NONE;
   }
@@ -153,28 +164,41 @@ export class LiveIngest {
       q = new CpuQueue();
       this.queues.set(cpu, q);
     }
-    const queue = q;
-    let records = 0;
-    const r = scanRawPage(page, this.layout, (start, end, tsNs) => {
-      records += 1;
-      const type = page.readUInt16LE(start + this.typeOff);
-      const pid = page.readInt32LE(start + this.pidOff);
-      if (type === this.enterId) {
-        const nr = page.readInt32LE(start + this.enterNrOff);
-        const filter = nr === this.seccompNr || nr === this.prctlNr;
-        const args = start + this.enterArgsOff;
-        // Arguments only where they matter: the seccomp load (its mode words are small numbers).
-        queue.push(ENTER, pid, nr, tsNs, filter && page.readUInt32LE(args + 4) === 0 ? page.readUInt32LE(args) : 0xffffffff, filter && page.readUInt32LE(args + 12) === 0 ? page.readUInt32LE(args + 8) : 0xffffffff);
-      } else if (type === this.exitId) {
-        queue.push(EXIT, pid, page.readInt32LE(start + this.exitNrOff), tsNs, page.readUInt32LE(start + this.exitRetOff), page.readUInt32LE(start + this.exitRetOff + 4));
-      } else {
-        const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: page.subarray(start, end) }, cpu, NO_TASKS);
-        if (!event) this.unknownEvents += 1;
-        else queue.others.set(queue.push(OTHER, pid, 0, tsNs, 0, 0), event);
-      }
-    });
+    const view = pageWords(page);
+    this.cur = { page: view.page, words: view.words, base: view.base, queue: q, cpu, records: 0 };
+    const r = scanRawPage(view.page, this.layout, this.visit);
+    const records = this.cur.records;
+    this.cur = undefined;
     return { records, dataLength: r.dataLength, missedEvents: r.missedEvents };
   }
+
+  /** The page being scanned, for visit (one visitor made once: no closure per page). */
+  private cur: { page: Buffer; words: Uint32Array; base: number; queue: CpuQueue; cpu: number; records: number } | undefined;
+
+  /** One event of the page being scanned: a word-indexed read of its few fields, queued. */
+  private readonly visit = (start: number, end: number, tsNs: number): void => {
+    const cur = this.cur as NonNullable<LiveIngest['cur']>;
+    cur.records += 1;
+    const words = cur.words;
+    const at = cur.base + (start >>> 2);
+    const type = (words[at + this.typeWord] as number) & 0xffff;
+    const pid = (words[at + this.pidWord] as number) | 0;
+    if (type === this.enterId) {
+      const nr = (words[at + this.enterNrWord] as number) | 0;
+      const args = at + this.enterArgsWord;
+      // Arguments only where they matter: the seccomp load (its mode words are small numbers).
+      if (nr === this.seccompNr || nr === this.prctlNr) {
+        cur.queue.push(ENTER, pid, nr, tsNs, words[args + 1] === 0 ? (words[args] as number) : 0xffffffff, words[args + 3] === 0 ? (words[args + 2] as number) : 0xffffffff);
+      } else cur.queue.push(ENTER, pid, nr, tsNs, 0xffffffff, 0xffffffff);
+    } else if (type === this.exitId) {
+      const ret = at + this.exitRetWord;
+      cur.queue.push(EXIT, pid, (words[at + this.exitNrWord] as number) | 0, tsNs, words[ret] as number, words[ret + 1] as number);
+    } else {
+      const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
+      if (!event) this.unknownEvents += 1;
+      else cur.queue.others.set(cur.queue.push(OTHER, pid, 0, tsNs, 0, 0), event);
+    }
+  };
 
   /**
    * Feed everything queued at or before `watermarkNs` (monotonic ns, the instance's clock) into the
@@ -225,6 +249,11 @@ export class LiveIngest {
     return released;
   }
 
+  /** The timestamp of the last record read from cpu (-Infinity before any). */
+  lastReadNs(cpu: number): number {
+    return this.queues.get(cpu)?.lastNs ?? -Infinity;
+  }
+
   /** Records queued but not yet released. */
   get queued(): number {
     let n = 0;
@@ -240,7 +269,7 @@ export class LiveIngest {
     if (pid === this.lastPid && this.lastCalls) return this.lastCalls;
     let t = this.calls.get(pid);
     if (!t) {
-      t = { pid, proc: undefined, open: NONE, arg0: 0, arg1: 0, fresh: this.initialTasks.has(pid) };
+      t = { pid, proc: undefined, open: NONE, arg0: 0, arg1: 0, fresh: this.fresh.everyTask === true || this.initialTasks.has(pid) };
       this.calls.set(pid, t);
     }
     this.lastPid = pid;

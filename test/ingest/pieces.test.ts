@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { excludeIdsFilter } from '../../src/collector/distinct-filter.js';
-import { spoolFrames } from '../../src/collector/spool.js';
-import { TaskTable } from '../../src/collector/task-table.js';
-import { TimeOrderBuffer } from '../../src/collector/time-order.js';
+import { excludeIdsFilter } from '../../src/ingest/distinct-filter.js';
+import { spoolFrames } from '../../src/ingest/spool.js';
+import { TaskTable } from '../../src/ingest/task-table.js';
+import { TimeOrderBuffer } from '../../src/ingest/time-order.js';
 import { RotatingLog } from '../../src/report/log-writer.js';
 import type { TraceEvent } from '../../src/trace/events.js';
 

@@ -3,9 +3,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RawPageLayout } from '../../src/collector/raw-page.js';
+import type { RawPageLayout } from '../../src/ingest/raw-page.js';
 import type { TraceEvent } from '../../src/trace/events.js';
-import { parseTraceLine } from '../../src/trace/line-parser.js';
+import { parseTraceLine } from '../support/line-parser.js';
 import { parseEventFormat, parseEventHeaderFormat, parsePageHeaderFormat, type EventFormat } from '../../src/tracefs/event-format.js';
 import { CONTAINER_EVENTS } from '../../src/tracefs/tracefs.js';
 

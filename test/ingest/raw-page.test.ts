@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRawPage, RawPageError, type RawPageLayout } from '../../src/collector/raw-page.js';
+import { decodeRawPage, RawPageError, type RawPageLayout } from '../../src/ingest/raw-page.js';
 import { parseCpuStats } from '../../src/tracefs/tracefs.js';
 import { fixtureText, nsToMicros, recordedFormats, recordedLayout, recordedPages, recordedTextEvents, secondsToMicros } from './raw-fixtures.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { LiveIngest } from '../../src/collector/live-ingest.js';
-import { createRawEventDecoder } from '../../src/collector/raw-decoder.js';
-import { decodeRawPage, scanRawPage } from '../../src/collector/raw-page.js';
-import { TaskTable } from '../../src/collector/task-table.js';
+import { LiveIngest } from '../../src/ingest/live-ingest.js';
+import { createRawEventDecoder } from '../../src/ingest/raw-decoder.js';
+import { decodeRawPage, scanRawPage } from '../../src/ingest/raw-page.js';
+import { TaskTable } from '../../src/ingest/task-table.js';
 import { TraceAggregate } from '../../src/report/aggregate.js';
-import { TraceAnalyzer } from '../../src/report/analyzer.js';
+import { TraceAnalyzer } from '../support/text-analyzer.js';
 import { containerCaptureMeta, fixtureText, recordedFormats, recordedLayout, recordedPages } from './raw-fixtures.js';
 
 // x86_64 numbers, as the fixtures were recorded there.
