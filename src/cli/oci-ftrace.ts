@@ -2,21 +2,36 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
-import { createFileLogger } from '../log/logger.js';
-import { reportContainer } from '../hooks/report-hook.js';
-import { SummarySchema } from '../report/summary.js';
+import { Agent } from '../agent/agent.js';
+import { runAgent } from '../agent/main.js';
+import { frontDoorPath } from '../install/bin-paths.js';
+import { SummarySchema, reportHeadline } from '../report/summary.js';
+import { validateContainerId } from '../state/oci-state.js';
+import { readRunState } from '../state/run-state.js';
 import { renderSummaryText } from '../report/summary-text.js';
 import { SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
 import { hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
 import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
-import { recordCommand } from './record-command.js';
-import { reportCommand } from './report-command.js';
+import { NoAgentError, askAgent } from './agent-client.js';
 import { registerProfileCommands } from './profile-commands.js';
 
 class UsageError extends Error {}
 
 function configOrDie(): Config {
   return loadConfig();
+}
+
+function configPathFromEnv(): string | undefined {
+  const p = process.env.OCI_FTRACE_CONFIG;
+  return p && p.length > 0 ? p : undefined;
+}
+
+/** gc with no agent running: the agent's own reconcile, once, in this process. */
+async function reconcileOnce(config: string | undefined): Promise<Record<string, unknown>> {
+  const agent = new Agent({ socket: '', config, frontDoor: frontDoorPath() });
+  const result = await agent.reconcile({ adoptLive: false });
+  await agent.drained();
+  return result;
 }
 
 function program(): Command {
@@ -26,33 +41,51 @@ function program(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   cmd
-    .command('record')
-    .description('OCI hook (createRuntime): start tracing the container whose state is on stdin')
-    .action(async () => {
-      // One implementation of the hook step: the same one the bundled hook entry runs.
-      process.exitCode = await recordCommand();
+    .command('livedump')
+    .description('report a running traced container so far, leaving it traced: summary.live.json beside its report')
+    .argument('<container-id>')
+    .option('--seccomp-profile [file]', 'also write a seccomp profile of it so far (default: seccomp.<format>.json in the report directory)')
+    .option('--profile-format <format>', 'form of that profile: oci, docker or spo')
+    .action(async (id: string, opts: { seccompProfile?: string | true; profileFormat?: string }) => {
+      const config = configOrDie();
+      const reply = await askAgent(config.stateDir, { v: 1, kind: 'livedump', id: validateContainerId(id) });
+      if (!reply.ok) throw new UsageError(reply.message);
+      const summaryPath = String(reply.summaryPath);
+      const summary = SummarySchema.parse(JSON.parse(readFileSync(summaryPath, 'utf8')));
+      process.stdout.write(`${reportHeadline(summary)}\nsummary: ${summaryPath}\n`);
+      if (opts.seccompProfile !== undefined) {
+        const cli: CliProfileRequest = { file: opts.seccompProfile, format: opts.profileFormat };
+        const seccomp = await writeContainerSeccompFiles(summary, { outDir: dirname(summaryPath), config, bundleSeccomp: readRunState(config.stateDir, id)?.bundleSeccomp, cli });
+        if (seccomp.profilePath) process.stdout.write(`seccomp profile: ${seccomp.profilePath}\n`);
+      }
     });
 
   cmd
-    .command('report')
-    .description('OCI hook (poststop): write the syscall log and summary of the container on stdin')
-    .option('--livedump <container-id>', 'report a running container so far, leaving it traced')
-    .option('--container-id <id>', 'final report of a stopped container (instead of hook state on stdin)')
-    .option('--seccomp-profile [file]', 'also write a seccomp profile (default: seccomp.<format>.json in the report directory)')
-    .option('--profile-format <format>', 'form of that profile: oci, docker or spo')
-    .action(async (opts: { livedump?: string; containerId?: string; seccompProfile?: string | true; profileFormat?: string }) => {
-      const cli: CliProfileRequest | undefined = opts.seccompProfile === undefined ? undefined : { file: opts.seccompProfile, format: opts.profileFormat };
-      if (opts.livedump || opts.containerId) {
-        const config = configOrDie();
-        const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'report' }).child({ id: opts.livedump ?? opts.containerId });
-        // Interactive use: errors are the user's to see, and the headline goes to stdout.
-        const r = await reportContainer((opts.livedump ?? opts.containerId) as string, config, log, { live: Boolean(opts.livedump) });
-        process.stdout.write(`${r.headline}\nsummary: ${r.summaryPath}\n${r.logPath ? `log: ${r.logPath}\n` : ''}`);
-        const seccomp = await writeContainerSeccompFiles(r.summary, { outDir: dirname(r.summaryPath), config, bundleSeccomp: r.bundleSeccomp, cli });
-        if (seccomp.profilePath) process.stdout.write(`seccomp profile: ${seccomp.profilePath}\n`);
-        return;
+    .command('gc')
+    .description('free what no container needs any more (instances, state, prepared bundles whose runtime is gone) and finish traces whose container ended without a report')
+    .action(async () => {
+      const config = configOrDie();
+      let result: Record<string, unknown>;
+      try {
+        const reply = await askAgent(config.stateDir, { v: 1, kind: 'gc' });
+        if (!reply.ok) throw new UsageError(reply.message);
+        result = reply;
+      } catch (err) {
+        if (!(err instanceof NoAgentError)) throw err;
+        // No agent: one for this config does it, in this process, and stops.
+        result = await reconcileOnce(configPathFromEnv());
       }
-      process.exitCode = await reportCommand(cli);
+      const { v: _v, ok: _ok, ...lists } = result as Record<string, unknown>;
+      process.stdout.write(`${JSON.stringify(lists)}\n`);
+    });
+
+  cmd
+    .command('agent')
+    .description('run the host agent (the front door starts it on demand: oci-ftrace-runc)')
+    .requiredOption('--socket <path>', 'the unix socket to serve')
+    .option('--config <path>', 'the config it serves (default: /etc/oci-ftrace/config.json)')
+    .action(async (opts: { socket: string; config?: string }) => {
+      process.exitCode = await runAgent(['--socket', opts.socket, ...(opts.config ? ['--config', opts.config] : [])]);
     });
 
   cmd

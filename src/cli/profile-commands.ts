@@ -33,7 +33,7 @@ import {
   type SyscallSet,
 } from '../profile/index.js';
 import { syscallsSinceProfileStart } from '../report/summary.js';
-import { writeFileAtomic } from '../spec/bundle-config.js';
+import { writeFileAtomic } from '../oci-config/bundle-config.js';
 import { hostArch } from '../syscalls/index.js';
 
 interface MergeOptions {

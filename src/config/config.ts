@@ -1,59 +1,44 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TRACE_POLICIES } from '../wrapper/trace-policy.js';
+import { TRACE_POLICIES } from '../prepare/trace-policy.js';
 
 /** Where our config lives unless OCI_FTRACE_CONFIG says otherwise. */
 export const DEFAULT_CONFIG_PATH = '/etc/oci-ftrace/config.json';
 
 /**
- * Our own config file. Kept flat on purpose: the shell launcher (bin/oci-ftrace-runc) reads the
- * top-level "runtime" key with a pattern match, so no nested object may carry a key of that name.
+ * Our own config file, read by the agent alone (src/agent/config-source.ts), which applies it to
+ * every container it prepares and reloads it when the file changes.
  */
 export const ConfigSchema = z
   .object({
-    /** The real runtime: an absolute path, or a name looked up on PATH (runc, crun). */
-    runtime: z
-      .string()
-      .min(1)
-      .regex(/^[^"\\\n]+$/, 'runtime must not contain quotes, backslashes or newlines')
-      .optional(),
     /**
      * Which containers are traced: all but those annotated oci-ftrace/trace "false" (always), only
-     * those annotated "true" (annotated), or none (never). The launcher reads this key too.
+     * those annotated "true" (annotated), or none (never).
      */
     trace: z.enum(TRACE_POLICIES).default('always'),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
-    /** Per-container run state (which instance, which collector), kept on tmpfs. */
+    /** The agent's state (run state, saved bundles, checkpoints), kept on tmpfs. */
     stateDir: z.string().startsWith('/', 'stateDir must be absolute').default('/run/oci-ftrace'),
     /** Our own log (pino, JSON lines). Never stdout/stderr: engines parse those. */
     logFile: z.string().startsWith('/', 'logFile must be absolute').default('/var/log/oci-ftrace/oci-ftrace.log'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     /**
-     * Per-CPU ring buffer of each container's ftrace instance. 16 MiB gives the collector slack for
-     * bursts: at 2 million events a second, a 60 ms stall of the collector (GC, disk writeback of
-     * the log spool) fills 8 MiB on one CPU, and measured runs lost events at 8 MiB now and then.
+     * Kernel memory for one traced container's ring buffer, all CPUs together (each CPU gets its
+     * share): the same per container on 2 CPUs as on 64. The agent is woken as each CPU's share
+     * fills (buffer_percent), and drains it in milliseconds.
      */
-    bufferSizeKb: z.number().int().min(64).max(1024 * 1024).default(16384),
+    bufferKbPerContainer: z.number().int().min(256).max(1024 * 1024).default(8192),
     /** Fail closed: a tracing failure stops the container instead of being logged and ignored. */
     strict: z.boolean().default(false),
     /** Timeout (seconds) runc/crun enforce on our hooks. */
-    hookTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+    hookTimeoutSeconds: z.number().int().min(2).max(3600).default(30),
     /** Also write the full per-syscall log, not only the summary. */
     writeLog: z.boolean().default(true),
     /** Rotate the per-syscall log at this size (bytes; 0 = never) ... */
     logMaxBytes: z.number().int().nonnegative().default(512 * 1024 * 1024),
     /** ... keeping this many rotated parts (LOG.1 .. LOG.N). */
     logKeep: z.number().int().nonnegative().max(100).default(2),
-    /**
-     * Drain each container's ring buffer continuously in a detached collector, so nothing is
-     * overwritten however long or busy the container is. Off: read the buffer once at stop.
-     */
-    collector: z.boolean().default(true),
-    /** How long the collector sleeps when the buffer is empty. */
-    collectorPollMs: z.number().int().min(1).max(1000).default(50),
-    /** How long report waits for the collector to drain and finish before falling back. */
-    collectorStopTimeoutSeconds: z.number().int().min(1).max(600).default(20),
     /**
      * Distinct-syscalls mode: the kernel stops emitting a syscall once it has been seen, so the
      * event rate falls to almost zero after start-up. Counts become "at least once".
@@ -65,6 +50,10 @@ export const ConfigSchema = z
     seccompProfileFormat: z.enum(['oci', 'docker', 'spo']).default('oci'),
     /** Override tracefs discovery (normally /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
     tracefsPath: z.string().startsWith('/').optional(),
+    /** The agent exits after this long with no traced container and no request. */
+    agentIdleExitSeconds: z.number().int().min(1).max(86_400).default(30),
+    /** Threads that drain ring buffers, apart from the agent's control path. */
+    drainWorkers: z.number().int().min(1).max(16).default(2),
   })
   .strict();
 
@@ -88,6 +77,11 @@ export class ConfigError extends Error {
 
 /** Keys earlier versions had, and what to do instead: an unknown key is an error, this says why. */
 const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  runtime: 'the front door finds the runtime itself: OCI_FTRACE_RUNTIME, else runc, else crun on PATH',
+  bufferSizeKb: 'the ring buffer is a budget per container now, all CPUs together: bufferKbPerContainer',
+  collector: 'every traced container is drained by the agent',
+  collectorPollMs: 'the agent drains when the kernel wakes it, not on a timer',
+  collectorStopTimeoutSeconds: 'a report no longer waits for a collector',
   recordSeccomp:
     'recording without the container\'s own seccomp profile is a per-container choice now: annotate the container with oci-ftrace/record-seccomp: "permissive"',
 };
@@ -158,7 +152,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`${path}: config is not valid JSON: ${(err as Error).message.split('\n')[0]}`, fallbackOf(undefined));
     }
   }
-  const config = parseConfig(raw, path);
-  const envRuntime = env.OCI_FTRACE_RUNTIME;
-  return envRuntime && envRuntime.length > 0 ? { ...config, runtime: envRuntime } : config;
+  return parseConfig(raw, path);
 }

@@ -12,14 +12,14 @@ export function packageRoot(): string {
 }
 
 /**
- * One of our scripts in bin/, as the real absolute path: runtimes exec hooks with no PATH, and a
- * path through a symlink would break if the link moved.
+ * The front door (dist/bin/oci-ftrace-runc), which also runs as our hooks, as the real absolute
+ * path: runtimes exec hooks with no PATH, and a path through a symlink would break if the link moved.
  */
-export function binScript(name: 'oci-ftrace-hook' | 'oci-ftrace-collector'): string {
-  const script = join(packageRoot(), 'bin', name);
+export function frontDoorPath(): string {
+  const path = join(packageRoot(), 'dist', 'bin', 'oci-ftrace-runc');
   try {
-    return realpathSync(script);
+    return realpathSync(path);
   } catch {
-    return script;
+    return path;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { release } from 'node:os';
 import { seccompSummary, type SummaryContext } from '../report/summary.js';
-import { parseJsonLossless } from '../spec/lossless-json.js';
+import { parseJsonLossless } from '../oci-config/lossless-json.js';
 import type { Arch } from '../syscalls/index.js';
 import { describeBlockingRule } from './blocking-rule.js';
 import { DOCKER_DEFAULT_CAPABILITIES, parseInputProfile, parseKernelRelease, resolveInputProfile } from './input-profile.js';

@@ -2,10 +2,10 @@
  * The enforce helper: put a profile into a bundle's config.json as its `linux.seccomp`, through
  * the same lossless, atomic edit the wrapper uses.
  */
-import { editBundleSpec, readBundleSpec, type BundleEditResult } from '../spec/bundle-config.js';
-import type { SpecModifier } from '../spec/modifiers.js';
-import type { OciSpec } from '../spec/schema.js';
-import { unprepareModifier } from '../wrapper/prepare-bundle.js';
+import { editBundleSpec, readBundleSpec, type BundleEditResult } from '../oci-config/bundle-config.js';
+import type { SpecModifier } from '../oci-config/modifiers.js';
+import type { OciSpec } from '../oci-config/schema.js';
+import { unprepareModifier } from '../prepare/prepare-bundle.js';
 import { ociSeccompObject } from './render.js';
 import type { SeccompProfile } from './seccomp.js';
 

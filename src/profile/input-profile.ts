@@ -4,7 +4,7 @@
  * architecture, as Docker itself resolves its own profile when it creates a container.
  */
 import type { Arch } from '../syscalls/index.js';
-import { describeIssue } from '../spec/schema.js';
+import { describeIssue } from '../oci-config/schema.js';
 import {
   InputSeccompSchema,
   toBigInt,

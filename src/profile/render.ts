@@ -5,7 +5,7 @@
  *   moby's default profile (archMap instead of architectures);
  * - `spo`: the Kubernetes Security Profiles Operator's SeccompProfile resource, as YAML.
  */
-import { stringifyJsonLossless } from '../spec/lossless-json.js';
+import { stringifyJsonLossless } from '../oci-config/lossless-json.js';
 import { ProfileError } from './input-profile.js';
 import { EPERM, type SeccompArg, type SeccompProfile, type SeccompRule } from './seccomp.js';
 import { emitYaml, type YamlValue } from './yaml.js';

@@ -7,7 +7,7 @@
  */
 import { isLosslessNumber } from 'lossless-json';
 import { z } from 'zod';
-import { jsonNumber, type JsonNumber } from '../spec/schema.js';
+import { jsonNumber, type JsonNumber } from '../oci-config/schema.js';
 
 export const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL',

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface RotatingLogOptions {
@@ -8,6 +8,8 @@ export interface RotatingLogOptions {
   keep: number;
   /** Lines written at the top of every file (so each rotated part says what it is). */
   header: string[];
+  /** Go on writing an existing log (a trace adopted from an agent that died) instead of starting anew. */
+  append?: boolean;
 }
 
 /**
@@ -27,7 +29,13 @@ export class RotatingLog {
   constructor(readonly path: string, private readonly opts: RotatingLogOptions) {
     mkdirSync(dirname(path), { recursive: true });
     this.chunkLimit = opts.maxBytes > 0 ? Math.max(1, Math.min(1 << 16, Math.floor(opts.maxBytes / 4))) : 1 << 16;
-    this.fd = this.openFresh();
+    this.fd = opts.append && existsSync(path) ? this.openAppend() : this.openFresh();
+  }
+
+  private openAppend(): number {
+    const fd = openSync(this.path, 'a', 0o640);
+    this.bytes = fstatSync(fd).size;
+    return fd;
   }
 
   write(line: string): void {

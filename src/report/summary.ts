@@ -90,6 +90,12 @@ export const SummarySchema = z.object({
   loss: LossSchema,
   seccomp: SeccompSummarySchema.optional(),
   /**
+   * The per-syscall text log: rendered after the summary is written, off the container's stop
+   * path ("pending" until then, when the summary is written again), not asked for ("off"), or
+   * given up when the output directory could not take it ("failed": our log says why).
+   */
+  log: z.enum(['pending', 'written', 'off', 'failed']).optional(),
+  /**
    * Where a seccomp profile starts: the runtime's own filter load (exact), else the first exec
    * (an approximation that misses what the runtime does after it), else nothing seen.
    */
@@ -117,6 +123,7 @@ export interface SummaryContext {
   errnoName: (errno: number) => string | undefined;
   /** How the container's profile was treated, when known. */
   seccomp?: Summary['seccomp'];
+  log?: Summary['log'];
   /** The bundle profile's rule that stops a syscall, as text, when the profile is known. */
   blockingRule?: (name: string, blocked: { errnos: ReadonlyMap<number, number>; killed: number }) => string | undefined;
 }
@@ -201,6 +208,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     },
     loss: ctx.loss,
     ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}),
+    ...(ctx.log ? { log: ctx.log } : {}),
     profileStart: agg.profileStart(),
     syscalls,
     processes,

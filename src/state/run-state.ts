@@ -15,8 +15,8 @@ export const RunStateSchema = z
     clock: z.string(),
     arch: z.enum(['x86_64', 'aarch64']),
     recordedAt: z.string(),
-    /** The detached collector draining the instance, when one runs. */
-    collectorPid: z.number().int().positive().optional(),
+    /** The init's start time (field 22 of /proc/PID/stat): with pid, whether it still runs. */
+    initStart: z.string().regex(/^[0-9]+$/).optional(),
     /** The init process's task name when tracing began (binary records carry no names). */
     initComm: z.string().max(64).optional(),
     /** The tasks set_event_pid was given (the init's threads); all others descend from them. */
@@ -49,4 +49,44 @@ export function readRunState(stateDir: string, id: string): RunState | undefined
 
 export function removeRunState(stateDir: string, id: string): void {
   rmSync(runStatePath(stateDir, id), { force: true });
+}
+
+/**
+ * A container the agent prepared and whose record step has not come yet: its instance (being
+ * configured) and the runtime it waits for. A restarted agent learns from it what to undo when
+ * that runtime is gone.
+ */
+export const PendingSchema = z
+  .object({
+    version: z.literal(1),
+    id: z.string(),
+    instance: z.string(),
+    tracefsRoot: z.string(),
+    /** `PID:STARTTIME` of the runtime (the front door that exec'd it). */
+    runtime: z.string(),
+    bundle: z.string(),
+    preparedAt: z.string(),
+  })
+  .strict();
+export type Pending = z.infer<typeof PendingSchema>;
+
+export function pendingPath(stateDir: string, id: string): string {
+  return runStatePath(stateDir, id).replace(/\.json$/, '.pending.json');
+}
+
+export function writePending(stateDir: string, p: Pending): void {
+  writePrivateFileAtomic(pendingPath(stateDir, p.id), JSON.stringify(p) + '\n');
+}
+
+export function readPending(stateDir: string, id: string): Pending | undefined {
+  try {
+    const r = PendingSchema.safeParse(JSON.parse(readFileSync(pendingPath(stateDir, id), 'utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removePending(stateDir: string, id: string): void {
+  rmSync(pendingPath(stateDir, id), { force: true });
 }

@@ -37,9 +37,14 @@ export class SyscallPairer {
     private readonly emit: (record: SyscallRecord) => void,
     private readonly forkSyscalls: ReadonlySet<number> = new Set(),
     initialTasks: Iterable<number> = [],
+    /** everyTask: any task's first event may end a call begun before (a trace adopted mid-way). */
+    private readonly everyTask = false,
   ) {
     this.unseenInitial = new Set(initialTasks);
   }
+
+  /** Tasks seen at all (for everyTask). */
+  private readonly seen = new Set<number>();
 
   push(event: TraceEvent): void {
     switch (event.kind) {
@@ -56,6 +61,7 @@ export class SyscallPairer {
       }
       case 'sys_enter': {
         this.unseenInitial.delete(event.pid);
+        if (this.everyTask) this.seen.add(event.pid);
         const previous = this.pending.get(event.pid);
         // A second entry without an exit: the first never returned (or its exit was lost).
         if (previous) this.emit(unfinished(previous));
@@ -86,7 +92,11 @@ export class SyscallPairer {
   }
 
   private onExit(exit: SysExitEvent): void {
-    const firstOfInitial = this.unseenInitial.delete(exit.pid);
+    let firstOfInitial = this.unseenInitial.delete(exit.pid);
+    if (this.everyTask && !this.seen.has(exit.pid)) {
+      this.seen.add(exit.pid);
+      firstOfInitial = true;
+    }
     const enter = this.pending.get(exit.pid);
     // rt_sigreturn (and restarted calls) exit with NR -1: the kernel's orig_ax was reset by the
     // restored frame. It still closes the call the thread entered.

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFile, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -73,14 +73,18 @@ export const CONTAINER_EVENTS = [
 ] as const;
 
 export interface InstanceSettings {
-  bufferSizeKb: number;
+  /** Kernel memory for the whole instance, all CPUs together: each CPU gets its share. */
+  bufferKbTotal: number;
   /** A clock that is consistent across CPUs, so enter/exit of a migrating task stay ordered. */
   clock: string;
-  /** The tasks to follow (the init process's threads); their descendants follow via event-fork. */
-  pids: readonly number[];
-  /** Ring-buffer sub-buffer ("page") size, where the kernel lets it be set. */
-  subBufferKb?: number;
+  /** How full a CPU's buffer must be before a reader is woken (where the kernel has buffer_percent). */
+  wakePercent?: number;
   events: readonly string[];
+}
+
+/** Each CPU's share of an instance's buffer, in KB (the kernel rounds up to whole pages). */
+export function perCpuKb(totalKb: number, cpus: number): number {
+  return Math.max(64, Math.floor(totalKb / Math.max(1, cpus)));
 }
 
 /** One ftrace instance (a directory under instances/): its own buffers, pid filter and events. */
@@ -110,33 +114,28 @@ export class TraceInstance {
     }
   }
 
+  private async writeAsync(rel: string, value: string): Promise<void> {
+    try {
+      await writeFile(this.file(rel), value);
+    } catch (err) {
+      throw new TracefsError(`cannot write ${JSON.stringify(value)} to ${this.file(rel)}: ${firstLine(err)}`);
+    }
+  }
+
   read(rel: string): string {
     return readFileSync(this.file(rel), 'utf8');
   }
 
   /**
-   * Create the instance and start recording the given pid and its descendants. A stale instance
-   * of the same name (a previous container with this id that was never reported) is replaced.
+   * Create the instance with its buffer, clock and options, recording nothing yet. This is most of
+   * the kernel's work (each of buffer_size_kb and trace_clock resets the ring buffer, waiting for an
+   * RCU grace period: about 35 ms together), so it runs off the caller's thread (libuv's pool) and
+   * ahead of the container, before the record step names the pids. An instance of this name must
+   * not exist (see waitGone).
    */
-  create(settings: InstanceSettings): void {
-    this.configure(settings);
+  async configure(settings: InstanceSettings): Promise<void> {
     try {
-      this.start(settings.pids, settings.events);
-    } catch (err) {
-      this.removeQuietly();
-      throw err;
-    }
-  }
-
-  /**
-   * Create the instance with its buffer, clock and options, recording nothing yet. This is most
-   * of the kernel's work (each of buffer_size_kb and trace_clock resets the ring buffer), so the
-   * collector does it ahead of the container, before the record hook names the pids.
-   */
-  configure(settings: Omit<InstanceSettings, 'pids'>): void {
-    if (this.exists()) this.remove();
-    try {
-      mkdirSync(this.path);
+      await mkdir(this.path);
     } catch (err) {
       throw new TracefsError(`cannot create ftrace instance ${this.path}: ${firstLine(err)}`);
     }
@@ -145,45 +144,50 @@ export class TraceInstance {
         if (!existsSync(this.file(`events/${ev}`))) throw new TracefsError(`this kernel has no ftrace event ${ev}`);
       }
       if (!existsSync(this.file('options/event-fork'))) throw new TracefsError('this kernel has no options/event-fork');
-      this.write('tracing_on', '0');
-      // Larger sub-buffers (kernel 6.8+) mean fewer, fuller page reads for the collector.
-      if (settings.subBufferKb && existsSync(this.file('buffer_subbuf_size_kb'))) this.write('buffer_subbuf_size_kb', String(settings.subBufferKb));
-      this.write('buffer_size_kb', String(settings.bufferSizeKb));
-      this.write('trace_clock', settings.clock);
-      this.write('options/event-fork', '1');
-      if (existsSync(this.file('options/record-tgid'))) this.write('options/record-tgid', '1');
+      await this.writeAsync('tracing_on', '0');
+      const cpus = readdirSync(this.file('per_cpu')).filter((d) => /^cpu\d+$/.test(d)).length;
+      await this.writeAsync('buffer_size_kb', String(perCpuKb(settings.bufferKbTotal, cpus)));
+      await this.writeAsync('trace_clock', settings.clock);
+      await this.writeAsync('options/event-fork', '1');
+      if (existsSync(this.file('options/record-tgid'))) await this.writeAsync('options/record-tgid', '1');
+      if (settings.wakePercent !== undefined && existsSync(this.file('buffer_percent'))) await this.writeAsync('buffer_percent', String(settings.wakePercent));
     } catch (err) {
-      this.removeQuietly();
+      await this.removeAsync(undefined).catch(() => undefined);
       throw err;
     }
   }
 
+  /*
+   * What follows runs on the agent's control path: off its thread, since the kernel holds a write to
+   * any instance while another instance is created or removed (up to 50 ms here).
+   */
+
   /** Start recording these tasks (and, through event-fork, what they start) on a configured instance. */
-  start(pids: readonly number[], events: readonly string[]): void {
+  async start(pids: readonly number[], events: readonly string[]): Promise<void> {
     // Pid filter first, events second: nothing from other tasks can slip in between.
-    this.write('set_event_pid', pids.join(' '));
-    for (const ev of events) this.write(`events/${ev}/enable`, '1');
-    this.write('tracing_on', '1');
+    await this.writeAsync('set_event_pid', pids.join(' '));
+    for (const ev of events) await this.writeAsync(`events/${ev}/enable`, '1');
+    await this.writeAsync('tracing_on', '1');
   }
 
   /** Add tasks to the pid filter (appending keeps the ones already there). */
-  addPids(pids: readonly number[]): void {
+  async addPids(pids: readonly number[]): Promise<void> {
     if (pids.length === 0) return;
     try {
-      appendFileSync(this.file('set_event_pid'), pids.join(' '));
+      await appendFile(this.file('set_event_pid'), pids.join(' '));
     } catch (err) {
       throw new TracefsError(`cannot add pids to ${this.file('set_event_pid')}: ${firstLine(err)}`);
     }
   }
 
   /** The pids currently in the filter. */
-  eventPids(): number[] {
-    return this.read('set_event_pid').split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
+  async eventPids(): Promise<number[]> {
+    return (await readFile(this.file('set_event_pid'), 'utf8')).split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
   }
 
   /** Stop recording (the buffer stays readable). */
-  stop(): void {
-    if (this.exists()) this.write('tracing_on', '0');
+  async stop(): Promise<void> {
+    if (this.exists()) await this.writeAsync('tracing_on', '0');
   }
 
   cpuStats(): CpuStats[] {
@@ -193,28 +197,6 @@ export class TraceInstance {
       .filter((d) => /^cpu\d+$/.test(d))
       .map((d) => parseCpuStats(Number(d.slice(3)), readFileSync(join(dir, d, 'stats'), 'utf8')))
       .sort((a, b) => a.cpu - b.cpu);
-  }
-
-  /**
-   * Remove the instance. The kernel refuses (EBUSY) while a reader still holds one of its files
-   * open, so retry briefly before giving up.
-   */
-  remove(): void {
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        if (!this.exists()) return;
-        rmdirSync(this.path);
-        return;
-      } catch (err) {
-        lastErr = err;
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return; // removed meanwhile (by the collector, say)
-        if (code !== 'EBUSY') break;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-    }
-    throw new TracefsError(`cannot remove ftrace instance ${this.path}: ${firstLine(lastErr)}`);
   }
 
   /** The instance directory's inode now (undefined when there is none): which instance a name holds. */
@@ -232,6 +214,7 @@ export class TraceInstance {
    * with the same id may own the name by the time a retry comes.
    */
   async removeAsync(ino: number | undefined): Promise<void> {
+    // The kernel refuses (EBUSY) while a reader still holds one of its files open: retry briefly.
     let lastErr: unknown;
     for (let attempt = 0; attempt < 50; attempt++) {
       const now = this.inode();
@@ -257,14 +240,6 @@ export class TraceInstance {
       await new Promise((r) => setTimeout(r, 10));
     }
     return true;
-  }
-
-  removeQuietly(): void {
-    try {
-      this.remove();
-    } catch {
-      /* best effort on an error path: the caller reports the original failure */
-    }
   }
 }
 

@@ -1,9 +1,9 @@
 import type { Config } from '../config/config.js';
-import { isOurHook, ourHook } from '../hooks/hook-spec.js';
+import { isOurHook, ourHook, type AgentAddress } from './hook-spec.js';
 import type { Logger } from '../log/logger.js';
-import { editBundleSpec } from '../spec/bundle-config.js';
-import { setHooksModifier, type SpecModifier } from '../spec/modifiers.js';
-import { HOOK_STAGES, type OciHook, type OciSpec } from '../spec/schema.js';
+import { editBundleSpec } from '../oci-config/bundle-config.js';
+import { setHooksModifier, type SpecModifier } from '../oci-config/modifiers.js';
+import { HOOK_STAGES, type OciHook, type OciSpec } from '../oci-config/schema.js';
 import { isTracedBy, type TracePolicy } from './trace-policy.js';
 import { hostArch } from '../syscalls/index.js';
 import { rmSync } from 'node:fs';
@@ -24,9 +24,9 @@ export const UNPREPARE_MODIFIER_NAME = 'unprepare';
  * tracefs access needs. Tracing from there also sees the runtime's own setup inside the
  * container (pivot_root, mounts, the seccomp load), which the profile step cuts at the seccomp load.
  */
-export function tracingModifiers(config: Config, env: NodeJS.ProcessEnv = process.env): SpecModifier[] {
-  const record = ourHook('record', config, env) as OciHook;
-  const report = ourHook('report', config, env) as OciHook;
+export function tracingModifiers(config: Config, agent: AgentAddress): SpecModifier[] {
+  const record = ourHook('record', config, agent) as OciHook;
+  const report = ourHook('report', config, agent) as OciHook;
   return [
     unprepareModifier(),
     ...[
@@ -94,7 +94,7 @@ export interface PreparedBundle {
  * written (the write is fsync'd), so that what has to start ahead of the container starts as early
  * as it can.
  */
-export async function prepareBundle(bundleDir: string, id: string, config: Config, log: Logger, opts: { runtime?: string | undefined; onTraced?: () => void } = {}): Promise<PreparedBundle> {
+export async function prepareBundle(bundleDir: string, id: string, config: Config, agent: AgentAddress, log: Logger, opts: { runtime?: string | undefined; onTraced?: () => void } = {}): Promise<PreparedBundle> {
   // An earlier attempt with this id whose runtime refused it, not yet put back by its watcher:
   // put back now, so that what this one saves is the bundle as its owner wrote it.
   const stale = readSavedBundle(config.stateDir, id);
@@ -103,7 +103,7 @@ export async function prepareBundle(bundleDir: string, id: string, config: Confi
   }
   let recordSeccomp: RecordSeccompMode = 'keep';
   let saved = false;
-  const result = await editBundleSpec(bundleDir, tracingModifiers(config), {
+  const result = await editBundleSpec(bundleDir, tracingModifiers(config, agent), {
     beforeWrite: (r) => {
       if (!isTraced(r.spec)) return;
       recordSeccomp = recordModeOf(r.spec.annotations);

@@ -1,8 +1,8 @@
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { RunState } from '../state/run-state.js';
-import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../wrapper/bundle-original.js';
-import { recordModeOf } from '../wrapper/record-mode.js';
+import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../prepare/bundle-original.js';
+import { recordModeOf } from '../prepare/record-mode.js';
 
 /**
  * The runtime has read config.json (the record hook is proof): put the bundle back as found, and
@@ -31,13 +31,14 @@ export async function bundleFacts(config: Config, id: string, annotations: Reado
 
 /**
  * The runtime exited without running the record hook (it refused the container): put the bundle
- * back, if it was prepared for that very runtime (`PID:STARTTIME`) and not for a later attempt.
+ * back, if it was prepared for that very runtime (`PID:STARTTIME`) and not for a later attempt
+ * (runtime undefined: whichever it was prepared for, as when the record step fails).
  */
-export async function putBundleBack(config: Config, id: string, runtime: string, log: Logger): Promise<RestoreOutcome | 'nothing saved' | 'not ours' | 'failed'> {
+export async function putBundleBack(config: Config, id: string, runtime: string | undefined, log: Logger): Promise<RestoreOutcome | 'nothing saved' | 'not ours' | 'failed'> {
   try {
     const saved = readSavedBundle(config.stateDir, id);
     if (!saved) return 'nothing saved';
-    if (saved.runtime !== undefined && saved.runtime !== runtime) return 'not ours';
+    if (runtime !== undefined && saved.runtime !== undefined && saved.runtime !== runtime) return 'not ours';
     const outcome = await restoreBundleOriginal(config.stateDir, saved);
     logRestore(log, id, outcome, saved.path);
     return outcome;

@@ -25,10 +25,10 @@
  * is SCMP_ACT_ALLOW with no rules. The architectures are listed so that 32-bit calls are allowed too
  * (libseccomp kills calls from an architecture a filter does not list).
  */
-import { parseJsonLossless, stringifyJsonLossless } from '../spec/lossless-json.js';
-import { SpecError } from '../spec/errors.js';
-import type { SpecModifier } from '../spec/modifiers.js';
-import type { OciSpec } from '../spec/schema.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../oci-config/lossless-json.js';
+import { SpecError } from '../oci-config/errors.js';
+import type { SpecModifier } from '../oci-config/modifiers.js';
+import type { OciSpec } from '../oci-config/schema.js';
 import { seccompArchitectures, type Arch } from '../syscalls/index.js';
 
 export const RECORD_SECCOMP_MODES = ['keep', 'permissive'] as const;

@@ -15,8 +15,8 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { z } from 'zod';
-import { writeFileAtomic } from '../spec/bundle-config.js';
-import { parseJsonLossless, stringifyJsonLossless } from '../spec/lossless-json.js';
+import { writeFileAtomic } from '../oci-config/bundle-config.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../oci-config/lossless-json.js';
 import { runStatePath } from '../state/paths.js';
 import { writePrivateFileAtomic } from '../state/private-file.js';
 

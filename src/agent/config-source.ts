@@ -1,0 +1,42 @@
+import { statSync } from 'node:fs';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
+
+/**
+ * The agent's config: read once, and again whenever the file changes (its inode, size or mtime),
+ * which costs one stat per request. An unusable file is an error each time it is asked for, so each
+ * container it concerns is told in our log.
+ */
+export class ConfigSource {
+  private cached: { key: string; config: Config } | undefined;
+  readonly path: string;
+
+  /** `path` undefined: the default config. */
+  constructor(path: string | undefined) {
+    this.path = path ?? DEFAULT_CONFIG_PATH;
+  }
+
+  get(): Config {
+    const key = this.statKey();
+    if (this.cached && this.cached.key === key) return this.cached.config;
+    this.cached = undefined;
+    const config = loadConfig({ OCI_FTRACE_CONFIG: this.path });
+    this.cached = { key, config };
+    return config;
+  }
+
+  /** The last config read that was usable, for what must go on when the file turns bad (our log's path). */
+  lastGood(): Config | undefined {
+    return this.cached?.config;
+  }
+
+  private statKey(): string {
+    try {
+      const s = statSync(this.path);
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'absent';
+    }
+  }
+}
+
+export { ConfigError };

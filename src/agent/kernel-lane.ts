@@ -1,0 +1,48 @@
+/**
+ * Creating, configuring and removing ftrace instances, one at a time. The kernel does them one at
+ * a time anyway (each holds its tracing lock through an RCU grace period: 20 to 60 ms here), so
+ * running them side by side gains nothing and costs the agent: each waits in a thread of libuv's
+ * pool, which the drain workers' file writes share, and fifty containers stopping at once would
+ * hold every thread. In the lane, what a waiting container needs now (its tracing begun or
+ * stopped: a few quick writes) goes first, then the setup of instances for containers on their
+ * way, then the removal of those of containers gone.
+ */
+export type LanePriority = 'now' | 'setup' | 'cleanup';
+
+interface Job {
+  run: () => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class KernelLane {
+  private readonly queues: Record<LanePriority, Job[]> = { now: [], setup: [], cleanup: [] };
+  private busy = false;
+
+  run<T>(priority: LanePriority, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queues[priority].push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      this.next();
+    });
+  }
+
+  /** Jobs waiting or running. */
+  get pending(): number {
+    const { now, setup, cleanup } = this.queues;
+    return now.length + setup.length + cleanup.length + (this.busy ? 1 : 0);
+  }
+
+  private next(): void {
+    if (this.busy) return;
+    const job = this.queues.now.shift() ?? this.queues.setup.shift() ?? this.queues.cleanup.shift();
+    if (!job) return;
+    this.busy = true;
+    job
+      .run()
+      .then(job.resolve, job.reject)
+      .finally(() => {
+        this.busy = false;
+        this.next();
+      });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The record step's work on the kernel: the container's init exists and waits at createRuntime,
+ * nothing of the workload has run, and its instance is configured (ahead, at prepare). Naming the
+ * init's threads and turning the events on makes everything the container does from here on traced.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import type { Config } from '../config/config.js';
+import type { OciState } from '../state/oci-state.js';
+import type { RunState } from '../state/run-state.js';
+import { hostArch } from '../syscalls/index.js';
+import { CONTAINER_EVENTS, type InstanceSettings, type TraceInstance } from '../tracefs/tracefs.js';
+
+/** Monotonic clock: consistent across CPUs (enter/exit of a migrating task stay in order). */
+export const TRACE_CLOCK = 'mono';
+/**
+ * A CPU's buffer wakes the agent once it is this full (buffer_percent): a quarter leaves three
+ * quarters of slack while the drain runs, and a quiet container never wakes it at all.
+ */
+export const WAKE_PERCENT = 25;
+
+export function instanceSettings(config: Config): InstanceSettings {
+  return { bufferKbTotal: config.bufferKbPerContainer, clock: TRACE_CLOCK, wakePercent: WAKE_PERCENT, events: CONTAINER_EVENTS };
+}
+
+/**
+ * All threads of the init process. The runtime's init (runc's is Go) already runs several threads
+ * when the hook is called; event-fork only follows tasks created later, so each must be named.
+ */
+export function threadsOf(pid: number): number[] {
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`).filter((t) => /^\d+$/.test(t)).map(Number);
+    return tids.includes(pid) ? tids : [pid, ...tids];
+  } catch {
+    return [pid];
+  }
+}
+
+function readComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Begin tracing the container on its configured instance; returns its run state (not yet written). */
+export async function beginTracing(instance: TraceInstance, state: OciState): Promise<RunState> {
+  if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
+  const runState: RunState = {
+    version: 1,
+    id: state.id,
+    tracefsRoot: instance.tracefsRoot,
+    instance: instance.name,
+    pid: state.pid,
+    bundle: state.bundle,
+    clock: TRACE_CLOCK,
+    arch: hostArch(),
+    recordedAt: new Date().toISOString(),
+    initComm: readComm(state.pid),
+  };
+  await instance.start(threadsOf(state.pid), CONTAINER_EVENTS);
+  // A thread started between listing and writing would be missed: list again until stable.
+  for (let pass = 0; pass < 3; pass++) {
+    const known = new Set(await instance.eventPids());
+    const missing = threadsOf(state.pid).filter((t) => !known.has(t));
+    if (missing.length === 0) break;
+    await instance.addPids(missing);
+  }
+  runState.initialTasks = (await instance.eventPids()).slice(0, 4096);
+  return runState;
+}
