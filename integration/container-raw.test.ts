@@ -9,13 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tmp from 'tmp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LiveIngest } from '../src/collector/live-ingest.js';
-import { createRawEventDecoder } from '../src/collector/raw-decoder.js';
-import { drainTracePipeRaw, listTraceCpus, tracePipeRawPath } from '../src/collector/raw-pipe-reader.js';
-import { TaskTable } from '../src/collector/task-table.js';
-import { threadsOf } from '../src/hooks/record-hook.js';
+import { LiveIngest } from '../src/ingest/live-ingest.js';
+import { createRawEventDecoder } from '../src/ingest/raw-decoder.js';
+import { drainTracePipeRaw, listTraceCpus, tracePipeRawPath } from '../src/ingest/raw-pipe-reader.js';
+import { TaskTable } from '../src/ingest/task-table.js';
+import { threadsOf } from '../src/agent/tracing.js';
 import { TraceAggregate } from '../src/report/aggregate.js';
-import { TraceAnalyzer } from '../src/report/analyzer.js';
+import { TraceAnalyzer } from '../test/support/text-analyzer.js';
 import { forkSyscallNumbers, syscallNumber } from '../src/syscalls/index.js';
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat } from '../src/tracefs/event-format.js';
 import { CONTAINER_EVENTS, TraceInstance } from '../src/tracefs/tracefs.js';
@@ -30,8 +30,8 @@ const PREFIX = 'oci-ftrace-ctrtest-';
 const work = tmp.dirSync({ prefix: PREFIX, unsafeCleanup: true });
 let instance: TraceInstance | undefined;
 
-afterAll(() => {
-  instance?.removeQuietly();
+afterAll(async () => {
+  await instance?.removeAsync(undefined).catch(() => undefined);
   work.removeCallback();
   expect(listTracefsInstances(PREFIX)).toEqual([]);
 });
@@ -70,7 +70,7 @@ async function captureContainer(): Promise<Capture> {
   const root = tracefsRoot() as string;
   const inst = new TraceInstance(root, PREFIX + uniqueId('c').replace(/[^A-Za-z0-9_.+-]/g, ''));
   instance = inst;
-  inst.configure({ bufferSizeKb: 4096, clock: 'mono', events: CONTAINER_EVENTS });
+  await inst.configure({ bufferKbTotal: 8192, clock: 'mono', events: CONTAINER_EVENTS });
   const child = spawn(RUNC, ['run', '--bundle', b.bundleDir, uniqueId('ctr-raw')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -80,11 +80,11 @@ async function captureContainer(): Promise<Capture> {
     await new Promise((r) => setTimeout(r, 5));
   }
   const initPid = (JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number }).pid;
-  inst.start(threadsOf(initPid), CONTAINER_EVENTS);
-  const initialTasks = inst.eventPids();
+  await inst.start(threadsOf(initPid), CONTAINER_EVENTS);
+  const initialTasks = await inst.eventPids();
   writeFileSync(goFile, '');
   expect(await exited).toBe(0);
-  inst.stop();
+  await inst.stop();
   const text = inst.read('trace');
   const layout = { page: readPageHeaderFormat(inst.path), event: readEventHeaderFormat(inst.path) };
   const pages = new Map(listTraceCpus(inst.path).map((cpu) => [cpu, drainTracePipeRaw(tracePipeRawPath(inst.path, cpu), layout.page.subBufferSize)]));

@@ -27,8 +27,8 @@ afterAll(async () => {
   traced.cleanup();
 });
 
-function expectTraceOfWorkload(id: string): void {
-  const { summary, log, files } = readTraceResult(traced, id);
+async function expectTraceOfWorkload(id: string): Promise<void> {
+  const { summary, log, files } = await readTraceResult(traced, id);
   expect(files).toEqual(['ftrace_syscalls_dump.log', 'summary.json']);
   expect(summary.containerId).toBe(id);
   expect(summary.kind).toBe('final');
@@ -66,7 +66,7 @@ describe.each([
     expect(got.exitCode, got.stderr + ourLog(traced)).toBe(0);
     expect(got.stdout).toBe(expected.stdout);
     expect(got.stderr).toBe(expected.stderr);
-    expectTraceOfWorkload(id);
+    await expectTraceOfWorkload(id);
     await expectNothingLeft(wrapped.bundleDir);
   });
 
@@ -100,7 +100,7 @@ describe.each([
     await runCommand(WRAPPER, [...globals, 'delete', id], { env });
     await runCommand(WRAPPER, [...globals, 'delete', '--force', id], { env, reject: false });
     expect(readFileSync(outFile, 'utf8')).toMatch(/^Linux .*\n.*\nbin\n/s);
-    expectTraceOfWorkload(id);
+    await expectTraceOfWorkload(id);
     expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   });
 });

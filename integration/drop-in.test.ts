@@ -53,7 +53,7 @@ describe.each([
     const id = uniqueId(`errno-${name}`);
     const got = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(outcome(got), ourLog(traced)).toEqual(outcome(bare));
-    const { summary, log } = readTraceResult(traced, id);
+    const { summary, log } = await readTraceResult(traced, id);
     expect(summary.seccomp).toMatchObject({ recordMode: 'keep', bundleProfile: true, enforced: true });
     expect(summary.syscalls.mkdir).toMatchObject({ count: 0, blocked: { count: 1, errnos: { EPERM: 1 }, killed: 0, rule: 'rule 0 (mkdir mkdirat: SCMP_ACT_ERRNO EPERM)' } });
     expect(summary.trace.blockedTotal).toBe(1);
@@ -70,7 +70,7 @@ describe.each([
     const id = uniqueId(`kill-${name}`);
     const got = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(runtime), reject: false });
     expect(outcome(got), ourLog(traced)).toEqual(outcome(bare));
-    const { summary, log } = readTraceResult(traced, id);
+    const { summary, log } = await readTraceResult(traced, id);
     expect(summary.syscalls.mkdir).toMatchObject({ count: 0, blocked: { count: 1, errnos: {}, killed: 1, rule: 'rule 0 (mkdir mkdirat: SCMP_ACT_KILL)' } });
     expect(log).toMatch(/ mkdir\(\?\) = \? SIGSYS \(blocked by seccomp\)$/m);
     expect(log).not.toMatch(/ mkdir\(\?\) = 83/);
@@ -144,7 +144,7 @@ describe('recording from scratch is the container\'s explicit choice', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await runCommand(WRAPPER, ['--root', root, 'delete', id], { env });
-    const { summary } = readTraceResult(traced, id);
+    const { summary } = await readTraceResult(traced, id);
     expect(summary.seccomp).toMatchObject({ recordMode: 'permissive', bundleProfile: true, enforced: false });
     expect(summary.syscalls.mkdir?.count, 'it ran without the profile').toBe(1);
     const shown = await runCommand(path.join(REPO_ROOT, 'bin', 'oci-ftrace'), ['show', id], { env: { OCI_FTRACE_CONFIG: traced.configPath } });
@@ -168,8 +168,8 @@ describe('our config, invalid: one line in our log naming the file and the key, 
     ['not JSON', '{"trace": "always",', /config is not valid JSON/, false],
     ['not an object', '["always"]', /invalid config: expected a JSON object, got array/, false],
     ['an unknown key', '{"bufferSizeKB": 4096}', /invalid config: unknown key "bufferSizeKB"/, true],
-    ['a wrong type', '{"bufferSizeKb": "big"}', /invalid config: key "bufferSizeKb": expected number, got string/, true],
-    ['a value out of range', '{"bufferSizeKb": 1}', /invalid config: key "bufferSizeKb": .*64/, true],
+    ["a wrong type", `{"bufferKbPerContainer": "big"}`, /invalid config: key "bufferKbPerContainer": expected number, got string/, true],
+    ["a value out of range", `{"bufferKbPerContainer": 1}`, /invalid config: key "bufferKbPerContainer": .*256/, true],
     ['a policy that does not exist', '{"trace": "sometimes"}', /invalid config: key "trace": "sometimes" is not one of always, annotated, never/, true],
     ['a relative outputDir', '{"outputDir": "reports"}', /invalid config: key "outputDir": outputDir must be absolute/, true],
     ['a boolean as a string', '{"writeLog": "yes"}', /invalid config: key "writeLog": expected boolean, got string/, true],
@@ -232,7 +232,7 @@ describe('the process tree', () => {
       const id = uniqueId(`tree${run}`);
       const got = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
       expect(got.stdout, ourLog(traced)).toBe('done');
-      const { summary, log } = readTraceResult(traced, id);
+      const { summary, log } = await readTraceResult(traced, id);
       const procs = Object.values(summary.processes);
       // The container's init (which exec'd the shell) alone has no parent in the trace.
       const orphans = procs.filter((p) => p.parentPid === null);

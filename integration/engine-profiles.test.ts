@@ -59,8 +59,8 @@ async function newReport(before: Set<string>): Promise<string> {
 }
 
 /** The engine's profile was enforced while traced, and the report shows what it stopped, with which answer. */
-function expectBlockedInReport(id: string, blocked: Record<string, string>): void {
-  const { summary } = readTraceResult(traced, id);
+async function expectBlockedInReport(id: string, blocked: Record<string, string>): Promise<void> {
+  const { summary } = await readTraceResult(traced, id);
   expect(summary.seccomp).toMatchObject({ recordMode: 'keep', bundleProfile: true, enforced: true });
   for (const [name, errno] of Object.entries(blocked)) {
     expect(summary.syscalls[name]?.count, `${name} never ran`).toBe(0);
@@ -88,7 +88,7 @@ describe('docker: its default profile', () => {
     const before = reportIds();
     const got = await run('oci-ftrace');
     expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }, ourLog(traced)).toEqual({ exitCode: bare.exitCode, stdout: bare.stdout, stderr: bare.stderr });
-    expectBlockedInReport(await newReport(before), REFUSED_IN_REPORT);
+    await expectBlockedInReport(await newReport(before), REFUSED_IN_REPORT);
   });
 });
 
@@ -112,7 +112,7 @@ describe('podman: its default profile', () => {
     const before = reportIds();
     const got = await podman!.podman(['run', '--rm', ...PODMAN_RUN_ARGS, '--runtime', runtime, image.imageName, PROBE], { reject: false });
     expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }, ourLog(traced)).toEqual({ exitCode: bare.exitCode, stdout: bare.stdout, stderr: bare.stderr });
-    expectBlockedInReport(await newReport(before), { add_key: 'ENOSYS' });
+    await expectBlockedInReport(await newReport(before), { add_key: 'ENOSYS' });
   });
 });
 
@@ -148,6 +148,6 @@ describe("containerd's CRI: a pod of the oci-ftrace RuntimeClass with RuntimeDef
     expect({ exitCode: got.exitCode, stdout: got.stdout, stderr: got.stderr }, ourLog(traced)).toEqual({ exitCode: bare.exitCode, stdout: bare.stdout, stderr: bare.stderr });
     // The pod's pause container is traced too (its own report); this one is the workload's.
     for (let i = 0; i < 150 && !existsSync(path.join(traced.outputDir, got.id, 'summary.json')); i++) await new Promise((r) => setTimeout(r, 100));
-    expectBlockedInReport(got.id, REFUSED_IN_REPORT);
+    await expectBlockedInReport(got.id, REFUSED_IN_REPORT);
   });
 });

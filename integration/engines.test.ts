@@ -49,8 +49,8 @@ function newReportIds(before: Set<string>): string[] {
   return existsSync(traced.outputDir) ? readdirSync(traced.outputDir).filter((d) => !before.has(d) && !d.endsWith('.log')) : [];
 }
 
-function expectWorkloadTraced(id: string): void {
-  const { summary, log } = readTraceResult(traced, id);
+async function expectWorkloadTraced(id: string): Promise<void> {
+  const { summary, log } = await readTraceResult(traced, id);
   const pids = new Set(containerPids(summary));
   for (const name of ['uname', 'getdents64', 'execve']) {
     const lines = logLinesFor(log, name);
@@ -80,7 +80,7 @@ describe('containerd: ctr run --runc-binary oci-ftrace-runc', () => {
     expect(got.stdout).toBe(bareOut.stdout);
     expect(got.stdout).toMatch(unameLine);
     await waitForReport(id);
-    expectWorkloadTraced(id);
+    await expectWorkloadTraced(id);
   });
 });
 
@@ -111,7 +111,7 @@ describe('dockerd: docker run --runtime oci-ftrace', () => {
     expect(ids).toHaveLength(1);
     expect(ids[0]).toMatch(/^[0-9a-f]{64}$/);
     await waitForReport(ids[0]!);
-    expectWorkloadTraced(ids[0]!);
+    await expectWorkloadTraced(ids[0]!);
   });
 });
 
@@ -144,7 +144,7 @@ describe('podman: podman run --runtime oci-ftrace-runc', () => {
     }
     expect(ids).toHaveLength(1);
     await waitForReport(ids[0]!);
-    expectWorkloadTraced(ids[0]!);
+    await expectWorkloadTraced(ids[0]!);
   });
 });
 

@@ -73,7 +73,7 @@ async function record(runtime: string, b: BusyboxBundle & { pristine: string }):
   const id = uniqueId('rec');
   const run = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { reject: false, env: traced.env(runtime) });
   expect(run.exitCode, run.stderr + ourLog(traced)).toBe(0);
-  const { summary, log } = readTraceResult(traced, id);
+  const { summary, log } = await readTraceResult(traced, id);
   expect(summary.profileStart.kind, 'the runtime loaded a filter while recording').toBe('seccomp-load');
   expect(summary.loss.lost).toBe(0);
   return { id, summary, log, run };
@@ -313,7 +313,7 @@ describe('the bundle already had a profile', () => {
     const id = uniqueId('kept');
     const run = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { reject: false, env: traced.env(RUNC) });
     expect({ exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr }).toEqual({ exitCode: expected.exitCode, stdout: expected.stdout, stderr: expected.stderr });
-    const { summary, log } = readTraceResult(traced, id);
+    const { summary, log } = await readTraceResult(traced, id);
     expect(summary.profileStart.kind, 'the runtime loaded the bundle\'s own profile').toBe('seccomp-load');
     expect(summary.seccomp).toMatchObject({ recordMode: 'keep', bundleProfile: true, enforced: true });
     // The workload's own getrandom and its libc's, both stopped, both answered ENOSYS.
@@ -448,7 +448,7 @@ describe('per container: report --seccomp-profile and the annotation', () => {
     try {
       await runCommand(WRAPPER, ['--root', root, 'start', id], { env });
       const file = path.join(work.name, 'live.oci.json');
-      const dump = await analyzer(['report', '--livedump', id, '--seccomp-profile', file, '--profile-format', 'oci']);
+      const dump = await analyzer(['livedump', id, '--seccomp-profile', file, '--profile-format', 'oci']);
       expect(dump.stdout).toContain(`seccomp profile: ${file}`);
       const allowed = allowedNames(file);
       expect(allowed).toContain('execve');

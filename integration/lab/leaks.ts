@@ -65,8 +65,20 @@ function decodeMountinfoPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
-/** Our processes: the prepare step, hooks, collectors and their start scripts. */
-export const OUR_PROCESSES = /oci-ftrace[-\w]*\.c?js|runc-prepare|collector\/main\.js|code-cache\.cjs|bin\/oci-ftrace-(hook|collector)\b/;
+/**
+ * Our processes that must not outlive a container's create or delete: hooks (the front door as
+ * oci-ftrace-hook) and the CLI. The agent is not among them: it stays until it has been idle for
+ * agentIdleExitSeconds (see agentProcesses).
+ */
+export const OUR_PROCESSES = /(^|\/| )oci-ftrace-hook |bundle\/cli\/oci-ftrace\.js|bin\/oci-ftrace /;
+
+/** Our agents: `node .../agent/main.js agent --socket PATH`. */
+export const AGENT_PROCESS = /agent\/main\.js agent --socket /;
+
+/** The agents running now, optionally only the one serving a socket. */
+export function agentProcesses(socket?: string): ProcessInfo[] {
+  return processesMatching(AGENT_PROCESS).filter((p) => socket === undefined || p.cmdline.includes(`--socket ${socket}`));
+}
 
 export interface Leftovers {
   instances: string[];
@@ -75,15 +87,16 @@ export interface Leftovers {
 }
 
 /**
- * What a traced container left, once it has had time to go: a collector removes its ftrace instance
- * (the kernel takes 40 to 120 ms) after it answered the report hook, and exits after that. Polls
- * until nothing is left or timeoutMs passed, and returns what is still there.
+ * What a traced container left, once it has had time to go: the agent removes its ftrace instance
+ * (the kernel takes 40 to 120 ms) after it answered the report hook. Polls until nothing is left or
+ * timeoutMs passed, and returns what is still there.
  */
 export async function leftovers(opts: { stateDir?: string; timeoutMs?: number } = {}): Promise<Leftovers> {
   const look = (): Leftovers => ({
     instances: listTracefsInstances(),
     processes: processesMatching(OUR_PROCESSES),
-    stateFiles: opts.stateDir !== undefined && existsSync(opts.stateDir) ? readdirSync(opts.stateDir) : [],
+    // agent.json: the agent itself, which stays while idle.
+    stateFiles: opts.stateDir !== undefined && existsSync(opts.stateDir) ? readdirSync(opts.stateDir).filter((f) => f !== 'agent.json') : [],
   });
   const deadline = Date.now() + (opts.timeoutMs ?? 5000);
   for (;;) {

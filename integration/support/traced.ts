@@ -35,7 +35,8 @@ export function makeTracedEnv(extra: Record<string, unknown> = {}): TracedEnv {
   const stateDir = path.join(dir, 'state');
   const logFile = path.join(dir, 'oci-ftrace.log');
   const configPath = path.join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ outputDir, stateDir, logFile, ...extra }, null, 2));
+  // An agent per test config, gone soon after its last container.
+  writeFileSync(configPath, JSON.stringify({ outputDir, stateDir, logFile, agentIdleExitSeconds: 3, ...extra }, null, 2));
   return {
     dir,
     outputDir,
@@ -53,12 +54,25 @@ export interface TraceResult {
   files: string[];
 }
 
-export function readTraceResult(env: TracedEnv, id: string): TraceResult {
+/**
+ * A container's report, once its log is written too: the summary is there when the report hook is
+ * answered, the text log follows (the summary says "pending" until then).
+ */
+export async function readTraceResult(env: TracedEnv, id: string, timeoutMs = 30_000): Promise<TraceResult> {
   const dir = path.join(env.outputDir, id);
-  if (!existsSync(dir)) throw new Error(`no report for ${id} in ${env.outputDir}; our log says:\n${ourLog(env)}`);
-  const summary = SummarySchema.parse(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')));
-  const log = readFileSync(path.join(dir, 'ftrace_syscalls_dump.log'), 'utf8');
-  return { summary, log, files: readdirSync(dir).sort() };
+  const summaryPath = path.join(dir, 'summary.json');
+  for (const started = Date.now(); ; ) {
+    if (existsSync(summaryPath)) {
+      const summary = SummarySchema.parse(JSON.parse(readFileSync(summaryPath, 'utf8')));
+      if (summary.log !== 'pending') {
+        const logPath = path.join(dir, 'ftrace_syscalls_dump.log');
+        const log = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+        return { summary, log, files: readdirSync(dir).filter((f) => !f.startsWith('.')).sort() };
+      }
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`no complete report for ${id} in ${env.outputDir} after ${timeoutMs} ms; our log says:\n${ourLog(env)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export function ourLog(env: TracedEnv): string {

@@ -13,9 +13,9 @@ import { generateProfile } from '../../src/profile/generate.js';
 import { recordedSyscalls } from '../../src/profile/recorded.js';
 import { ociSeccompObject } from '../../src/profile/render.js';
 import { ORIGINAL_PROFILE_FILE, loadSource } from '../../src/profile/sources.js';
-import { parseJsonLossless, stringifyJsonLossless } from '../../src/spec/lossless-json.js';
-import { ORIGINAL_SECCOMP_ANNOTATION } from '../../src/wrapper/record-mode.js';
-import { BIG_NUMBER_CONFIG, listDir, useTempDirs } from '../spec/fixtures.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { ORIGINAL_SECCOMP_ANNOTATION } from '../../src/prepare/record-mode.js';
+import { BIG_NUMBER_CONFIG, listDir, useTempDirs } from '../oci-config/fixtures.js';
 import { summaryFixture } from './fixtures.js';
 
 const tempDir = useTempDirs();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DOCKER_DEFAULT_CAPABILITIES, parseInputProfile, parseKernelRelease, resolveInputProfile, type ResolveContext } from '../../src/profile/input-profile.js';
-import { parseJsonLossless } from '../../src/spec/lossless-json.js';
-import { BIG_NUMBER_CONFIG } from '../spec/fixtures.js';
+import { parseJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { BIG_NUMBER_CONFIG } from '../oci-config/fixtures.js';
 import { X86_64_ARCHES } from './fixtures.js';
 
 const ctx = (over: Partial<ResolveContext> = {}): ResolveContext => ({

@@ -2,13 +2,13 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/config/config.js';
-import { editBundleSpec } from '../../src/spec/bundle-config.js';
-import { parseJsonLossless, stringifyJsonLossless } from '../../src/spec/lossless-json.js';
-import { SpecError } from '../../src/spec/errors.js';
-import { validateSpec, type OciSpec } from '../../src/spec/schema.js';
+import { editBundleSpec } from '../../src/oci-config/bundle-config.js';
+import { parseJsonLossless, stringifyJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { SpecError } from '../../src/oci-config/errors.js';
+import { validateSpec, type OciSpec } from '../../src/oci-config/schema.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { prepareBundle, tracingModifiers, unprepareModifier } from '../../src/wrapper/prepare-bundle.js';
-import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, savedBundlePath } from '../../src/wrapper/bundle-original.js';
+import { prepareBundle, tracingModifiers, unprepareModifier } from '../../src/prepare/prepare-bundle.js';
+import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, savedBundlePath } from '../../src/prepare/bundle-original.js';
 import {
   ORIGINAL_SECCOMP_ANNOTATION,
   RECORD_MODE_MODIFIER_NAME,
@@ -18,8 +18,9 @@ import {
   recordModeModifier,
   recordModeOf,
   undoRecordMode,
-} from '../../src/wrapper/record-mode.js';
-import { BIG_NUMBER_CONFIG, deepFreeze, listDir, useTempDirs } from '../spec/fixtures.js';
+} from '../../src/prepare/record-mode.js';
+const AGENT = { frontDoor: '/opt/oci-ftrace/dist/bin/oci-ftrace-runc', socket: '/run/oci-ftrace/agent.sock', config: '' };
+import { BIG_NUMBER_CONFIG, deepFreeze, listDir, useTempDirs } from '../oci-config/fixtures.js';
 import { X86_64_ARCHES } from './fixtures.js';
 
 const bigSpec = (): OciSpec => deepFreeze(validateSpec(parseJsonLossless(BIG_NUMBER_CONFIG, 'fixture'), 'fixture'));
@@ -88,7 +89,7 @@ describe('the prepare step leaves the bundle as found', () => {
   const config = (stateDir: string) => ConfigSchema.parse({ stateDir });
 
   it('by default touches only the hooks, and takes out nothing of the container\'s own', () => {
-    const modifiers = tracingModifiers(config('/run/x'), {});
+    const modifiers = tracingModifiers(config('/run/x'), AGENT);
     const result = modifiers.reduce<OciSpec>((s, m) => m.apply(s), bigSpec());
     expect(seccompOf(result)).toEqual(seccompOf(bigSpec()));
     expect(result.annotations).toEqual(bigSpec().annotations);
@@ -105,7 +106,7 @@ describe('the prepare step leaves the bundle as found', () => {
     // Not as we would write it: compact, with odd spacing, so only the saved bytes can restore it.
     const original = `${JSON.stringify(JSON.parse(BIG_NUMBER_CONFIG.replace('9223372036854775807', '1')))}  \n`.replace('"limit":1', '"limit": 9223372036854775807');
     writeFileSync(file, original, { mode: 0o640 });
-    const prepared = await prepareBundle(dir, 'c1', config(state), silentLogger());
+    const prepared = await prepareBundle(dir, 'c1', config(state), AGENT, silentLogger());
     expect(prepared).toMatchObject({ traced: true, changed: true, recordSeccomp: 'keep' });
     expect(readFileSync(file, 'utf8')).not.toBe(original);
     const saved = readSavedBundle(state, 'c1');
@@ -123,7 +124,7 @@ describe('the prepare step leaves the bundle as found', () => {
     const dir = tempDir();
     const state = tempDir();
     writeFileSync(path.join(dir, 'config.json'), BIG_NUMBER_CONFIG);
-    await prepareBundle(dir, 'c2', config(state), silentLogger());
+    await prepareBundle(dir, 'c2', config(state), AGENT, silentLogger());
     writeFileSync(path.join(dir, 'config.json'), '{"ociVersion":"theirs"}');
     expect(await restoreBundleOriginal(state, readSavedBundle(state, 'c2')!)).toBe('changed-since');
     expect(readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe('{"ociVersion":"theirs"}');
@@ -134,7 +135,7 @@ describe('the prepare step leaves the bundle as found', () => {
     const dir = tempDir();
     const state = tempDir();
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1', annotations: { 'oci-ftrace/trace': 'false' } }));
-    expect(await prepareBundle(dir, 'c3', config(state), silentLogger())).toMatchObject({ traced: false, changed: false });
+    expect(await prepareBundle(dir, 'c3', config(state), AGENT, silentLogger())).toMatchObject({ traced: false, changed: false });
     expect(listDir(state)).toEqual([]);
   });
 
@@ -144,13 +145,13 @@ describe('the prepare step leaves the bundle as found', () => {
     const file = path.join(dir, 'config.json');
     const theirs = optIn(validateSpec(parseJsonLossless(BIG_NUMBER_CONFIG, 'f'), 'f'));
     writeFileSync(file, stringifyJsonLossless(theirs));
-    await prepareBundle(dir, 'c4', config(state), silentLogger());
+    await prepareBundle(dir, 'c4', config(state), AGENT, silentLogger());
     const left = readFileSync(file, 'utf8');
     expect(left).toContain(UNCONFINED_ANNOTATION);
     // Killed before it could restore: the saved copy is gone with the state directory.
     await editBundleSpec(dir, []);
     const state2 = tempDir();
-    await prepareBundle(dir, 'c5', config(state2), silentLogger());
+    await prepareBundle(dir, 'c5', config(state2), AGENT, silentLogger());
     expect(await restoreBundleOriginal(state2, readSavedBundle(state2, 'c5')!)).toBe('restored');
     expect(readFileSync(file, 'utf8')).toBe(stringifyJsonLossless(theirs));
     expect(unprepareModifier().apply(theirs)).toBe(theirs);
@@ -165,9 +166,9 @@ describe('the prepare step leaves the bundle as found', () => {
     const dir = tempDir();
     const state = tempDir();
     writeFileSync(path.join(dir, 'config.json'), stringifyJsonLossless(optIn(bigSpec())));
-    const r = await prepareBundle(dir, 'c6', config(state), silentLogger());
+    const r = await prepareBundle(dir, 'c6', config(state), AGENT, silentLogger());
     expect(r.recordSeccomp).toBe('permissive');
-    const modifiers = tracingModifiers(config(state), {});
+    const modifiers = tracingModifiers(config(state), AGENT);
     expect(modifiers.map((m) => m.name)).toContain(RECORD_MODE_MODIFIER_NAME);
   });
 });

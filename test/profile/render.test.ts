@@ -1,13 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateProfile } from '../../src/profile/generate.js';
 import { DOCKER_DEFAULT_CAPABILITIES, parseInputProfile, resolveInputProfile } from '../../src/profile/input-profile.js';
 import { recordedSyscalls } from '../../src/profile/recorded.js';
-import { SPO_API_VERSION, dockerProfileObject, ociSeccompObject, renderProfile, spoNameFor, spoResourceObject } from '../../src/profile/render.js';
+import { dockerProfileObject, renderProfile, spoNameFor, spoResourceObject } from '../../src/profile/render.js';
 import { SECCOMP_ACTIONS, SECCOMP_OPERATORS, type SeccompProfile } from '../../src/profile/seccomp.js';
-import { parseJsonLossless } from '../../src/spec/lossless-json.js';
-import { X86_64_ARCHES, summaryFixture } from './fixtures.js';
+import { parseJsonLossless } from '../../src/oci-config/lossless-json.js';
+import { summaryFixture } from './fixtures.js';
 
 const made = generateProfile({ recorded: [recordedSyscalls(summaryFixture('runc-ls-nnp'), 'fixture')] });
 const WITH_ARGS: SeccompProfile = {
@@ -68,52 +67,9 @@ describe('the Docker form', () => {
   });
 });
 
-/** The SeccompProfile CRD's v1beta1 schema, as security-profiles-operator declares it (kubebuilder enums and types). */
-const SpoArch = z.enum([
-  'SCMP_ARCH_NATIVE', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64',
-  'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE',
-  'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64',
-]);
-const SpoResourceShape = z
-  .object({
-    apiVersion: z.literal('security-profiles-operator.x-k8s.io/v1beta1'),
-    kind: z.literal('SeccompProfile'),
-    metadata: z.object({ name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/) }).strict(),
-    spec: z
-      .object({
-        defaultAction: z.enum(SECCOMP_ACTIONS),
-        architectures: z.array(SpoArch).optional(),
-        flags: z.array(z.enum(['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'])).optional(),
-        syscalls: z.array(
-          z
-            .object({
-              names: z.array(z.string()).min(1),
-              action: z.enum(SECCOMP_ACTIONS),
-              errnoRet: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-              args: z.array(z.object({ index: z.number().int().min(0), value: z.number().int().min(0).optional(), valueTwo: z.number().int().min(0).optional(), op: z.enum(SECCOMP_OPERATORS) }).strict()).max(6).optional(),
-            })
-            .strict(),
-        ),
-      })
-      .strict(),
-  })
-  .strict();
-
-function pyYamlLoad(yaml: string): unknown {
-  return JSON.parse(execFileSync('python3', ['-c', 'import json, sys, yaml; sys.stdout.write(json.dumps(yaml.safe_load(sys.stdin.read())))'], { input: yaml, encoding: 'utf8' }));
-}
-
+// That the SPO form is YAML fitting the SeccompProfile CRD, read back by PyYAML, is checked in
+// integration/yaml-readers.test.ts.
 describe('the SPO form', () => {
-  it('is YAML of a SeccompProfile resource that fits the CRD, with the OCI form as its spec less defaultErrnoRet', () => {
-    const yaml = renderProfile(made.profile, 'spo', { name: 'ls-root' });
-    const resource = SpoResourceShape.parse(pyYamlLoad(yaml));
-    expect(resource.apiVersion).toBe(SPO_API_VERSION);
-    const { defaultErrnoRet, ...oci } = ociSeccompObject(made.profile);
-    expect(defaultErrnoRet).toBe(1);
-    expect(resource.spec).toEqual(oci);
-    expect(resource.spec.architectures).toEqual(X86_64_ARCHES);
-  });
-
   it('refuses what the CRD cannot hold, in one line', () => {
     expect(() => spoResourceObject(made.profile, 'Not_A_Name')).toThrow(/"Not_A_Name" is not a valid Kubernetes name/);
     expect(() => spoResourceObject({ ...made.profile, defaultErrnoRet: 38 }, 'x')).toThrow(/cannot carry defaultErrnoRet 38/);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TraceAnalyzer } from '../../src/report/analyzer.js';
+import { TraceAnalyzer } from '../support/text-analyzer.js';
 import type { SyscallRecord } from '../../src/trace/syscall-pairing.js';
 import type { TraceEvent } from '../../src/trace/events.js';
-import { parseTraceLine } from '../../src/trace/line-parser.js';
+import { parseTraceLine } from '../support/line-parser.js';
 
 // A real trace: `runc run` of busybox `sh -c 'uname -a; cat /etc/hostname; ls /'` on x86_64, recorded
 // from createRuntime with event-fork, record-tgid and the sched process events (kernel 6.18).

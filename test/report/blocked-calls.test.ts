@@ -3,13 +3,13 @@
 // and `show`.
 import { describe, expect, it } from 'vitest';
 import { TraceAggregate } from '../../src/report/aggregate.js';
-import { TraceAnalyzer } from '../../src/report/analyzer.js';
+import { TraceAnalyzer } from '../support/text-analyzer.js';
 import { formatSyscallLine } from '../../src/report/log-format.js';
 import { SummarySchema, blockedSinceProfileStart, buildSummary, reportHeadline, seccompSummary, syscallsSinceProfileStart } from '../../src/report/summary.js';
 import { renderSummaryText } from '../../src/report/summary-text.js';
 import type { SyscallRecord } from '../../src/trace/syscall-pairing.js';
 import { describeReturn, errnoName, syscallName } from '../../src/syscalls/index.js';
-import { containerCaptureMeta, fixtureText } from '../collector/raw-fixtures.js';
+import { containerCaptureMeta, fixtureText } from '../ingest/raw-fixtures.js';
 
 const FORK = new Set([56, 57, 58, 435]);
 const KNOWN = { seccomp: 317, prctl: 157 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEntriesHeader, parseTraceLine } from '../../src/trace/line-parser.js';
+import { parseEntriesHeader, parseTraceLine } from '../support/line-parser.js';
 
 describe('parseTraceLine', () => {
   it('parses sys_enter with tgid column', () => {

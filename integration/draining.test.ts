@@ -1,0 +1,136 @@
+// Nothing is lost on a syscall-heavy container, loss is counted exactly when draining stops (the
+// agent frozen, or killed and started again, adopting the trace), memory stays flat on a long run,
+// and livedump answers meanwhile.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runningAgent } from '../src/agent/main.js';
+import { SummarySchema } from '../src/report/summary.js';
+import { makeBusyboxBundle } from './lab/bundle.js';
+import { ANALYZER, RUNC, WRAPPER, uniqueId } from './lab/env.js';
+import { isProcessAlive, leftovers, listTracefsInstances } from './lab/leaks.js';
+import { runCommand } from './lab/run.js';
+import { createAndStart, deleteContainer, waitStopped, type DetachedContainer } from './support/detached.js';
+import { ourLog, readTraceResult, tracedSuite, type TracedEnv } from './support/traced.js';
+
+const N = 500_000;
+// One-byte reads and writes: 2 syscalls per byte, 1,000,000 in all, plus the shell's few.
+const DD = ['sh', '-c', `uname >/dev/null; exec dd if=/dev/zero of=/dev/null bs=1 count=${N}`];
+
+const suite = tracedSuite('oci-ftrace-draining-');
+const tracedEnv = suite.tracedEnv;
+
+/** Lines of dd's own one-byte calls in the log: `read(fd: 0x0, ..., count: 0x1) = 1`. */
+function ddCallsInLog(log: string, syscall: 'read' | 'write', fd: number): number {
+  const re = new RegExp(` ${syscall}\\(fd: 0x${fd}, buf: 0x[0-9a-f]+, count: 0x1\\) = 1$`, 'gm');
+  return (log.match(re) ?? []).length;
+}
+
+function agentPid(traced: TracedEnv): number {
+  const a = runningAgent(traced.stateDir);
+  if (!a) throw new Error(`no agent serves ${traced.stateDir}; our log:\n${ourLog(traced)}`);
+  return a.pid;
+}
+
+describe('a container making 1,000,000 syscalls', () => {
+  it('with the default buffer: exact counts, 0 lost, and the syscall of its first millisecond', async () => {
+    const traced = tracedEnv();
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd'), { args: DD });
+    const id = uniqueId('dd');
+    const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 170_000 });
+    expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+    expect(r.stderr).toContain(`${N}+0 records in`);
+    const { summary, log } = await readTraceResult(traced, id, 120_000);
+    expect(summary.loss.lost, JSON.stringify({ loss: summary.loss, uname: summary.syscalls.uname }) + ourLog(traced)).toBe(0);
+    expect(summary.syscalls.uname?.count).toBeGreaterThanOrEqual(1);
+    // The workload itself, counted in the log (rendered from the raw pages, not from the aggregate):
+    expect(ddCallsInLog(log, 'read', 0)).toBe(N);
+    expect(ddCallsInLog(log, 'write', 1)).toBe(N);
+    // The aggregate counts the same calls plus the shell's and the runtime's few.
+    const read = summary.syscalls.read?.count ?? 0;
+    const write = summary.syscalls.write?.count ?? 0;
+    expect(read - N).toBeGreaterThanOrEqual(0);
+    expect(read - N).toBeLessThan(20);
+    expect(write - N).toBeGreaterThanOrEqual(0);
+    expect(write - N).toBeLessThan(20);
+    // And the log's read lines are exactly the aggregate's reads.
+    expect((log.match(/^\S+ .* \d+ read\(/gm) ?? []).length).toBe(read);
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
+  });
+
+  it('with the agent frozen for a while: what the kernel overwrote is counted, exactly, and said first', async () => {
+    const traced = tracedEnv({ writeLog: false });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-frozen'), { args: ['sh', '-c', `sleep 0.3; exec dd if=/dev/zero of=/dev/null bs=1 count=${N}`] });
+    const c: DetachedContainer = { id: uniqueId('dd-frozen'), globals: ['--root', path.join(suite.work(), 'root-frozen')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'frozen.out'));
+    const pid = agentPid(traced);
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 1500));
+    const stats = readFileSync(`/sys/kernel/tracing/instances/oci-ftrace-${c.id}/per_cpu/cpu0/stats`, 'utf8') + readFileSync(`/sys/kernel/tracing/instances/oci-ftrace-${c.id}/per_cpu/cpu1/stats`, 'utf8');
+    process.kill(pid, 'SIGCONT');
+    expect(stats).toMatch(/overrun: [1-9]/);
+    await waitStopped(c, 120_000);
+    await deleteContainer(c);
+    const { summary } = await readTraceResult(traced, c.id);
+    expect(summary.loss.lost).toBeGreaterThan(0);
+    expect(summary.loss.lost).toBe(summary.loss.overrun + summary.loss.dropped);
+    expect(summary.syscalls.read?.count ?? 0).toBeLessThan(N);
+    const show = await runCommand(ANALYZER, ['show', path.join(traced.outputDir, c.id, 'summary.json')]);
+    expect(show.stdout.split('\n')[0]).toMatch(new RegExp(`${summary.loss.lost} EVENTS LOST`));
+  });
+
+  it('with the agent killed mid-run: the next one, started by the report hook, adopts the trace and counts what died with it', async () => {
+    const traced = tracedEnv({ writeLog: false });
+    // About 20 s of bursts: the agent dies in the middle of them.
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-killed'), { args: ['sh', '-c', 'i=0; while [ $i -lt 60 ]; do dd if=/dev/zero of=/dev/null bs=1 count=50000 2>/dev/null; sleep 0.25; i=$((i+1)); done'] });
+    const c: DetachedContainer = { id: uniqueId('dd-kill'), globals: ['--root', path.join(suite.work(), 'root-kill')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'kill.out'));
+    // Let it drain and checkpoint (every 10 s), then kill it without warning.
+    await new Promise((r) => setTimeout(r, 11_000));
+    const pid = agentPid(traced);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitStopped(c, 120_000);
+    await deleteContainer(c);
+    const { summary } = await readTraceResult(traced, c.id);
+    expect(agentPid(traced)).not.toBe(pid);
+    expect(summary.loss.lost).toBeGreaterThan(0);
+    // The checkpoint's part is kept: more reads than one ring buffer could hold.
+    expect(summary.syscalls.read?.count ?? 0).toBeGreaterThan(200_000);
+    expect(ourLog(traced)).toContain('adopted a trace an earlier agent left');
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
+  }, 240_000);
+});
+
+describe('a container running for 30 s at a steady rate', () => {
+  it("keeps the agent flat in memory, and livedump shows the syscalls so far", async () => {
+    const traced = tracedEnv();
+    // No forks in the loop: ~50 open/read/close per 0.1 s, for 300 rounds.
+    const script = 'mkfifo /dev/shm/f; exec 3<>/dev/shm/f; i=0; while [ $i -lt 300 ]; do j=0; while [ $j -lt 50 ]; do read x < /etc/hostname; j=$((j+1)); done; read -t 0.1 x <&3; i=$((i+1)); done';
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'steady'), { args: ['sh', '-c', script] });
+    const c: DetachedContainer = { id: uniqueId('steady'), globals: ['--root', path.join(suite.work(), 'root-steady')], env: traced.env(RUNC), runtime: RUNC };
+    await createAndStart(c, b.bundleDir, path.join(suite.work(), 'steady.out'));
+    const pid = agentPid(traced);
+    const rss = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    await new Promise((r) => setTimeout(r, 6000));
+    const rssStart = rss();
+    await new Promise((r) => setTimeout(r, 8000));
+    const live = await runCommand(ANALYZER, ['livedump', c.id], { env: { OCI_FTRACE_CONFIG: traced.configPath } });
+    expect(live.stdout).toMatch(/syscalls/);
+    const liveSummary = SummarySchema.parse(JSON.parse(readFileSync(path.join(traced.outputDir, c.id, 'summary.live.json'), 'utf8')));
+    expect(liveSummary.kind).toBe('live');
+    expect(liveSummary.syscalls.openat?.count).toBeGreaterThan(5_000);
+    await new Promise((r) => setTimeout(r, 12_000));
+    const rssEnd = rss();
+    console.log(`agent RSS: ${rssStart} kB at 6 s, ${rssEnd} kB at 26 s`);
+    // Flat: the aggregate does not grow with events; allow GC noise.
+    expect(rssEnd - rssStart).toBeLessThan(16 * 1024);
+    await waitStopped(c, 60_000);
+    await deleteContainer(c);
+    const { summary } = await readTraceResult(traced, c.id);
+    expect(summary.loss.lost).toBe(0);
+    expect(summary.syscalls.openat?.count).toBeGreaterThanOrEqual(300 * 50);
+    expect(summary.syscalls.openat!.count).toBeGreaterThan(liveSummary.syscalls.openat!.count);
+    expect(listTracefsInstances()).toEqual([]);
+  }, 120_000);
+});
