@@ -1,99 +1,140 @@
 #!/usr/bin/env node
-// Issue 3's benchmark: what tracing costs a syscall-heavy workload, as a ratio to bare.
-// Same workload (busybox dd, 1-byte reads and writes: 2 syscalls per byte) under: bare, a raw ftrace
-// instance with no reader, our collector (aggregate only), our collector (full log), strace -f.
-// Run as root after `npm run build`: node bench/collector.mjs [--count N] [--runs R]
+// What draining costs a syscall-heavy workload, as a ratio to raw ftrace, and whether it keeps up.
+// The workload (busybox dd, 1-byte reads and writes: 2 syscalls per byte, 1,000,000 by default) runs
+// bare; under a raw ftrace instance with no reader (the kernel's own cost: the floor of any ftrace
+// tracer); and drained as the agent drains a container: the default per-container budget
+// (bufferKbPerContainer), buffer_percent wake-ups, a drain worker thread (src/agent/drain-pool.ts),
+// aggregate only and with the text log. Each drained run must lose nothing; the finish (summary
+// written) and the log that follows are timed too. strace -f once, for scale.
+//
+//   sudo node bench/collector.mjs [--count N] [--runs R]        (after npm run build)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Collector } from '../dist/collector/collector.js';
+import { DrainPool } from '../dist/agent/drain-pool.js';
+import { beginTracing, instanceSettings } from '../dist/agent/tracing.js';
 import { parseConfig } from '../dist/config/config.js';
 import { silentLogger } from '../dist/log/logger.js';
-import { CONTAINER_EVENTS, TraceInstance, locateTracefs } from '../dist/tracefs/tracefs.js';
+import { TraceInstance, locateTracefs } from '../dist/tracefs/tracefs.js';
+import { machineLine, median, printTable, removeDir, removeTraceInstances, rounds, tempDir, withCleanup } from './lib.mjs';
 
-const arg = (name, dflt) => {
+const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const COUNT = arg('--count', 300_000);
+const COUNT = arg('--count', 500_000);
 const RUNS = arg('--runs', 5);
-const DD = ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${COUNT}`];
+const dd = (count) => ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${count}`];
+const work = tempDir('oci-ftrace-bench-collector-');
+const prefix = `oci-ftrace-bench-collector-${process.pid}-`;
+let n = 0;
 
-/** Start dd held at a `read` until released, so tracing can be set up on its pid first. */
-function heldDd(prefix = []) {
-  const script = `read x; exec ${[...prefix, ...DD].join(' ')} 2>/dev/null`;
-  const child = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'] });
-  const exited = new Promise((r) => child.on('exit', () => r(performance.now())));
-  return { child, exited, release: () => { const t = performance.now(); child.stdin.end('go\n'); return t; } };
-}
-
-async function timeBare() {
-  const d = heldDd();
-  const t0 = d.release();
-  return (await d.exited) - t0;
-}
-
-async function timeStrace() {
-  const d = heldDd(['strace', '-f', '-qq', '-o', '/dev/null']);
-  const t0 = d.release();
-  return (await d.exited) - t0;
-}
-
-async function timeTraced(root, mode) {
-  const work = mkdtempSync(path.join(tmpdir(), 'oci-ftrace-bench-'));
-  const inst = new TraceInstance(root, `oci-ftrace-bench-${process.pid}`);
-  const d = heldDd();
-  inst.create({ bufferSizeKb: 8192, clock: 'mono', pids: [d.child.pid], events: CONTAINER_EVENTS });
-  let collector;
-  let running;
-  if (mode !== 'raw') {
-    const config = parseConfig({ outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'log.json'), writeLog: mode === 'log' });
-    const state = { version: 1, id: 'bench', tracefsRoot: root, instance: inst.name, pid: d.child.pid, bundle: '/', clock: 'mono', arch: process.arch === 'arm64' ? 'aarch64' : 'x86_64', recordedAt: new Date().toISOString(), initialTasks: [d.child.pid] };
-    collector = new Collector(state, config, silentLogger());
-    running = collector.run();
-  }
-  const t0 = d.release();
-  const elapsed = (await d.exited) - t0;
-  collector?.requestStop();
-  await running;
-  const lost = inst.cpuStats().reduce((n, s) => n + s.overrun + s.dropped, 0);
-  inst.remove();
-  rmSync(work, { recursive: true, force: true });
-  return { elapsed, lost };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function main() {
-  if (process.getuid() !== 0) throw new Error('run as root');
-  if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is not installed');
-  const root = await locateTracefs();
-  const rows = [];
-  const measure = async (name, fn, runs = RUNS) => {
-    const times = [];
-    const lost = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await fn();
-      times.push(typeof r === 'number' ? r : r.elapsed);
-      if (typeof r !== 'number') lost.push(r.lost);
-    }
-    rows.push({ name, ms: median(times), lost: lost.length ? median(lost) : undefined });
-    process.stderr.write(`${name}: ${median(times).toFixed(0)} ms\n`);
+/** dd held at a `read` until released, so that tracing can be set up on its pid first. */
+function heldDd(wrapper = [], count = COUNT) {
+  const child = spawn('/bin/sh', ['-c', `read x; exec ${[...wrapper, ...dd(count)].join(' ')} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const exited = new Promise((resolve) => child.on('exit', () => resolve(performance.now())));
+  return {
+    pid: child.pid,
+    exited,
+    release: () => {
+      child.stdin.end('go\n');
+      return performance.now();
+    },
   };
-  await measure('bare', timeBare);
-  await measure('raw ftrace instance, no reader', () => timeTraced(root, 'raw'));
-  await measure('oci-ftrace collector (aggregate)', () => timeTraced(root, 'aggregate'));
-  await measure('oci-ftrace collector (full log)', () => timeTraced(root, 'log'));
-  // strace is two orders of magnitude slower: one run says enough and keeps the bench short.
-  await measure('strace -f (1 run)', timeStrace, 1);
-  const bare = rows[0].ms;
-  const raw = rows[1].ms;
-  console.log(`workload: busybox dd bs=1 count=${COUNT} (${2 * COUNT} syscalls); ${RUNS} runs each, medians; ${process.arch}, ${spawnSync('nproc').stdout.toString().trim()} CPUs`);
-  console.log('case'.padEnd(36) + 'median ms'.padStart(11) + 'vs bare'.padStart(10) + 'vs raw'.padStart(9) + 'lost events'.padStart(13));
-  for (const r of rows) {
-    console.log(r.name.padEnd(36) + r.ms.toFixed(0).padStart(11) + `${(r.ms / bare).toFixed(2)}x`.padStart(10) + `${(r.ms / raw).toFixed(2)}x`.padStart(9) + String(r.lost ?? '-').padStart(13));
+}
+
+async function timeBare(wrapper, count) {
+  const d = heldDd(wrapper, count);
+  const t0 = d.release();
+  return { workload: (await d.exited) - t0 };
+}
+
+/** The workload on an instance set up as the agent sets one up; drained (or not) as it drains. */
+async function timeTraced(root, drained) {
+  const id = `bench-collector-${process.pid}-${n}`;
+  const config = parseConfig({ outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'log.json'), writeLog: drained === 'log' });
+  const instance = new TraceInstance(root, `${prefix}${n++}`);
+  const d = heldDd();
+  await instance.configure(instanceSettings(config));
+  let pool;
+  let logWritten;
+  try {
+    const runState = await beginTracing(instance, { ociVersion: '1.0.2', id, status: 'created', pid: d.pid, bundle: work });
+    if (drained === 'cat') {
+      // The cheapest reader there is: one cat per CPU copying trace_pipe_raw to /dev/null.
+      const cpus = readdirSync(path.join(instance.path, 'per_cpu')).filter((c) => /^cpu\d+$/.test(c));
+      const cats = cpus.map((c) => spawn('cat', [path.join(instance.path, 'per_cpu', c, 'trace_pipe_raw')], { stdio: ['ignore', 'ignore', 'ignore'] }));
+      // (A reader may end by itself once tracing stops: listen from the start.)
+      const catsExited = cats.map((c) => new Promise((resolve) => c.on('exit', resolve)));
+      const t0 = d.release();
+      const elapsed = (await d.exited) - t0;
+      await instance.stop();
+      const lost = instance.cpuStats().reduce((sum, s) => sum + s.overrun + s.dropped, 0);
+      for (const c of cats) c.kill();
+      await Promise.all(catsExited);
+      return { workload: elapsed, overwritten: lost };
+    }
+    if (drained) {
+      logWritten = new Promise((resolve) => {
+        pool = new DrainPool(config, 1, silentLogger(), { logWritten: () => resolve(performance.now()), lost: (ids, why) => console.error(`drain worker lost ${ids}: ${why}`) });
+      });
+      await pool.start(runState);
+    }
+    const cpu0 = process.cpuUsage();
+    const t0 = d.release();
+    const elapsed = (await d.exited) - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (!drained) {
+      const lost = instance.cpuStats().reduce((sum, s) => sum + s.overrun + s.dropped, 0);
+      return { workload: elapsed, overwritten: lost };
+    }
+    await instance.stop();
+    const f0 = performance.now();
+    const { summaryPath } = await pool.finish(id, undefined);
+    const finish = performance.now() - f0;
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    if (summary.loss.lost !== 0) throw new Error(`${id}: ${summary.loss.lost} events lost (${JSON.stringify(summary.loss.perCpu)})`);
+    const reads = summary.syscalls.read?.count ?? 0;
+    if (reads < COUNT) throw new Error(`${id}: ${reads} reads counted, dd made ${COUNT}`);
+    // This process's CPU while the workload ran: the drain worker, nearly all of it.
+    const columns = { workload: elapsed, finish, 'drain cpu': (cpu.user + cpu.system) / 1000 };
+    if (drained === 'log') columns['log after'] = (await logWritten) - f0;
+    pool.forget(id);
+    return columns;
+  } finally {
+    await pool?.stop();
+    await instance.removeAsync(instance.inode()).catch(() => undefined);
   }
 }
 
-await main();
+// The drain workers do not hold the event loop open (in the agent, its socket does): this does here.
+const keepAlive = setInterval(() => undefined, 1000);
+await withCleanup(
+  async () => {
+    if (process.getuid() !== 0) throw new Error('run as root');
+    const root = await locateTracefs();
+    const hasStrace = spawnSync('strace', ['-V']).status === 0;
+    console.log(`Draining: busybox dd bs=1 count=${COUNT} (${2 * COUNT} syscalls), default budget ${parseConfig({}).bufferKbPerContainer} KiB per container\n${machineLine()}`);
+    const cases = [
+      { name: 'raw ftrace instance, no reader', run: () => timeTraced(root, undefined) },
+      { name: 'bare (not traced)', run: () => timeBare([]) },
+      { name: 'raw ftrace instance, drained by cat (one per CPU)', run: () => timeTraced(root, 'cat') },
+      { name: 'drained by a worker, aggregate only (writeLog: false)', run: () => timeTraced(root, 'aggregate') },
+      { name: 'drained by a worker, with the text log', run: () => timeTraced(root, 'log') },
+    ];
+    const results = await rounds(cases, { runs: RUNS, warmup: 1 });
+    printTable(`${RUNS} runs each, interleaved; ratios against raw ftrace (every drained run lost 0 events)`, results, { columns: ['workload', 'drain cpu', 'finish', 'log after'], labels: { workload: 'workload', 'drain cpu': 'our CPU meanwhile', finish: 'finish (summary)', 'log after': 'log written after finish' } });
+    const overwritten = results[0].samples.overwritten;
+    console.log(`\nraw instance with no reader: the kernel overwrote a median ${median(overwritten)} events per run (nothing drains it)`);
+    if (hasStrace) {
+      // A hundredth of the calls: strace costs two orders of magnitude more per call.
+      const s = await timeBare(['strace', '-f', '-qq', '-o', '/dev/null'], COUNT / 100);
+      console.log(`strace -f, once, for scale, on ${COUNT / 50} syscalls: ${((100 * s.workload) / median(results[0].samples.workload)).toFixed(0)}x raw ftrace per call`);
+    }
+  },
+  () => {
+    clearInterval(keepAlive);
+    removeTraceInstances(prefix);
+    removeDir(work);
+  },
+);

@@ -1,16 +1,16 @@
 // Whole containers through real engines: `docker run --rm busybox true` (dockerd 20.10) and
 // `ctr run --rm` (containerd 1.6), with bare runc against oci-ftrace-runc with the container not
-// traced, traced (record + report), and traced with a seccomp profile written at report. Each on
-// a private dockerd and containerd (the integration lab's), stopped and cleaned up afterwards.
+// traced, traced (record + report) with the agent up, and traced with a seccomp profile written at
+// report. Each engine is a private daemon (the integration lab's), stopped and cleaned up after;
+// its runtime reads one config, rewritten before each case (the agent reloads it when it changes).
 //
 //   sudo node bench/engines.mjs            (BENCH_RUNS=N, default 15)
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  LAUNCHER,
+  FRONT_DOOR,
   RUNC,
   benchEnvironment,
-  hasProfileCommand,
   killProcessesNaming,
   labModules,
   machineLine,
@@ -19,8 +19,10 @@ import {
   removeTraceInstances,
   rounds,
   runsFromEnv,
+  stopAgent,
   tempDir,
   timeAsync,
+  waitForReport,
   withCleanup,
 } from './lib.mjs';
 
@@ -34,19 +36,6 @@ const base = { outputDir, stateDir: path.join(work, 'state'), logFile };
 const daemonEnv = { OCI_FTRACE_CONFIG: configPath };
 const stops = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** After a traced container: its report is there, and its ftrace instance and collector are gone. */
-async function waitForReport(id) {
-  const summary = path.join(outputDir, id, 'summary.json');
-  for (const started = Date.now(); Date.now() - started < 30_000; await sleep(20)) {
-    const instances = existsSync('/sys/kernel/tracing/instances') ? readdirSync('/sys/kernel/tracing/instances') : [];
-    if (existsSync(summary) && !instances.includes(`oci-ftrace-${id}`)) return;
-  }
-  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '(no log)';
-  throw new Error(`no report for ${id} after 30 s; our log ends:\n${log}`);
-}
-
 await withCleanup(
   async () => {
     const lab = await labModules();
@@ -54,7 +43,7 @@ await withCleanup(
     await lab.makeBusyboxRootfs(rootfs, { hostname: 'bench' });
     writeFileSync(configPath, JSON.stringify(base));
 
-    const dockerd = await lab.startDockerd(path.join(work, 'dockerd'), { 'runc-bare': RUNC, 'oci-ftrace': LAUNCHER }, { env: daemonEnv });
+    const dockerd = await lab.startDockerd(path.join(work, 'dockerd'), { 'runc-bare': RUNC, 'oci-ftrace': FRONT_DOOR }, { env: daemonEnv });
     stops.push(() => dockerd.stop());
     await lab.dockerImport(rootfs, dockerd, 'busybox:bench');
     const containerd = await lab.startContainerd(path.join(work, 'containerd'), { env: daemonEnv });
@@ -62,13 +51,11 @@ await withCleanup(
     const image = await lab.buildOciImageTar(rootfs, path.join(work, 'busybox-oci.tar'), 'busybox:bench');
     await containerd.ctr(['images', 'import', image.tarPath]);
 
-    const profile = hasProfileCommand();
     const policies = [
       ['runc (bare)', {}, false],
       ['oci-ftrace-runc, not traced (trace: never)', { trace: 'never' }, false],
-      ['oci-ftrace-runc, not traced (trace: annotated, not annotated)', { trace: 'annotated' }, false],
-      ['oci-ftrace-runc, traced (record + report)', {}, true],
-      ['oci-ftrace-runc, traced + seccomp profile at report', { seccompProfile: true }, true, profile ? undefined : '`oci-ftrace profile --help` fails'],
+      ['oci-ftrace-runc, traced, agent up (record + report)', {}, true],
+      ['oci-ftrace-runc, traced + seccomp profile at report', { seccompProfile: true }, true],
     ];
     let n = 0;
     const kase = (engine, [name, config, traced, skip], run) => ({
@@ -78,7 +65,10 @@ await withCleanup(
       before: () => writeFileSync(configPath, JSON.stringify({ ...base, ...config })),
       run: async () => {
         const { ms, id } = await run(name === 'runc (bare)');
-        if (traced) await waitForReport(id);
+        if (traced) {
+          const summary = await waitForReport(outputDir, id);
+          if (summary.loss.lost !== 0) throw new Error(`${name}: ${id} lost ${summary.loss.lost} events`);
+        }
         return ms;
       },
     });
@@ -92,7 +82,7 @@ await withCleanup(
     };
     const ctr = (bare) => async () => {
       const id = `bench-engines-${process.pid}-${n++}`;
-      const ms = await timeAsync(containerd.client.file, [...containerd.client.globalArgs, 'run', '--rm', '--runc-binary', bare ? RUNC : LAUNCHER, image.imageName, id, 'true']);
+      const ms = await timeAsync(containerd.client.file, [...containerd.client.globalArgs, 'run', '--rm', '--runc-binary', bare ? RUNC : FRONT_DOOR, image.imageName, id, 'true']);
       return { ms, id };
     };
     const cases = [
@@ -107,6 +97,7 @@ await withCleanup(
   },
   async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => console.error(`cleanup: ${err.message}`));
+    await stopAgent(base.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
     killProcessesNaming(`bench-engines-${process.pid}-`);
     removeTraceInstances(`oci-ftrace-bench-engines-${process.pid}-`);
     removeDir(work);

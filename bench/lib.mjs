@@ -8,9 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** What engines run: the front door (npm run build), which hands creates to BASH_LAUNCHER. */
-export const LAUNCHER = path.join(REPO, 'dist', 'bin', 'oci-ftrace-runc');
-export const BASH_LAUNCHER = path.join(REPO, 'bin', 'oci-ftrace-runc');
+/** What engines run: the front door (npm run build), which asks the host agent about creates. */
+export const FRONT_DOOR = path.join(REPO, 'dist', 'bin', 'oci-ftrace-runc');
 export const RUNC = '/usr/sbin/runc';
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -127,9 +126,14 @@ export function printTable(title, results, { columns, baseline, labels = {} } = 
     const row = [r.name, String(r.samples[cols[0]]?.length ?? 0)];
     for (const col of cols) {
       const s = r.samples[col] ?? [];
+      if (s.length === 0) {
+        row.push('-', '');
+        continue;
+      }
       const m = median(s);
       const b = median(base.samples[col] ?? []);
-      row.push(`${m.toFixed(1)} (${quantile(s, 0.25).toFixed(1)}-${quantile(s, 0.75).toFixed(1)})`, r === base ? '1.00x' : `${(m / b).toFixed(2)}x`);
+      const ratio = r === base ? '1.00x' : Number.isFinite(b) ? `${(m / b).toFixed(2)}x` : '';
+      row.push(`${m.toFixed(1)} (${quantile(s, 0.25).toFixed(1)}-${quantile(s, 0.75).toFixed(1)})`, ratio);
     }
     return row;
   });
@@ -162,29 +166,19 @@ export function tempDir(prefix) {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/** Removes a bench's directory; BENCH_KEEP=1 keeps it (our log, the reports) and says where. */
 export function removeDir(dir) {
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP === '1') console.error(`bench: kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
-/** The node the launcher starts (dist/node-path), so the CLI we call is the one the hooks run. */
+/** The node the front door starts the agent with (dist/node-path). */
 export function nodeBinary() {
   try {
     return readFileSync(path.join(REPO, 'dist', 'node-path'), 'utf8').trim() || process.execPath;
   } catch {
     return process.execPath;
   }
-}
-
-/** The analyzer CLI as the hooks run it: the bundle when built, else tsc's output. */
-export function cliEntry() {
-  const bundled = path.join(REPO, 'dist', 'bundle', 'cli', 'oci-ftrace.js');
-  return existsSync(bundled) ? bundled : path.join(REPO, 'dist', 'cli', 'oci-ftrace.js');
-}
-
-/** Does `oci-ftrace profile --help` work (the profile command may not exist yet)? */
-export function hasProfileCommand() {
-  const r = spawnSync(nodeBinary(), [cliEntry(), 'profile', '--help'], { encoding: 'utf8' });
-  return r.status === 0;
 }
 
 let lab;
@@ -262,5 +256,68 @@ export function removeTraceInstances(prefix) {
     } catch {
       /* busy: left for the next report */
     }
+  }
+}
+
+/** The agent serving a state directory (STATE_DIR/agent.json, as the CLI finds it), if it runs. */
+export function agentOf(stateDir) {
+  try {
+    const a = JSON.parse(readFileSync(path.join(stateDir, 'agent.json'), 'utf8'));
+    process.kill(a.pid, 0);
+    return a;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops the agent of a state directory (SIGTERM: it finishes what it traces) and waits until it is gone. */
+export async function stopAgent(stateDir, timeoutMs = 30_000) {
+  const a = agentOf(stateDir);
+  if (!a) return;
+  try {
+    process.kill(a.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (const started = Date.now(); existsSync(`/proc/${a.pid}`); ) {
+    if (Date.now() - started > timeoutMs) throw new Error(`the agent ${a.pid} of ${stateDir} did not stop in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Resident and proportional set sizes (KiB) and CPU time (ms, all threads) of a process. */
+export function processUsage(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  let pssKb = NaN;
+  try {
+    pssKb = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    /* no smaps_rollup on this kernel */
+  }
+  // Fields after the command (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssKb: kb('VmRSS'), pssKb, cpuMs: (ticks * 1000) / CLOCK_TICKS };
+}
+
+/** USER_HZ: the unit of /proc/PID/stat's times (100 on every Linux build that matters). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Waits until a container's report is complete: its summary, with the log written (or off). */
+export async function waitForReport(outputDir, id, timeoutMs = 60_000) {
+  const summaryPath = path.join(outputDir, id, 'summary.json');
+  for (const started = Date.now(); ; ) {
+    if (existsSync(summaryPath)) {
+      try {
+        const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+        if (summary.log !== 'pending') return summary;
+      } catch {
+        /* being replaced: read it again */
+      }
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`no complete report for ${id} in ${outputDir} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

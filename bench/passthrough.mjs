@@ -1,25 +1,37 @@
 // Pass-through calls: what an engine pays for every runtime call that creates nothing (state,
 // list, --version; containerd also calls start, delete, kill, events...). The front door
-// (dist/bin/oci-ftrace-runc, what engines run) must cost one exec of itself and nothing else:
-// checked with strace first, then timed against bare runc, beside the bash launcher
-// (bin/oci-ftrace-runc, where the front door hands creates) doing the same call by itself.
+// (dist/bin/oci-ftrace-runc, what engines run) must cost one exec of itself and nothing else, and
+// must not wake the agent: checked with strace first, then timed against bare runc, beside a
+// static program that only calls execv (the floor of any front door).
 //
 //   sudo node bench/passthrough.mjs        (BENCH_RUNS=N, default 200; needs npm run build)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BASH_LAUNCHER, LAUNCHER, RUNC, SYSTEM_PATH, benchEnvironment, labModules, machineLine, median, printTable, removeDir, rounds, runsFromEnv, tempDir, timeSync, withCleanup } from './lib.mjs';
+import { FRONT_DOOR, RUNC, SYSTEM_PATH, agentOf, benchEnvironment, labModules, machineLine, median, printTable, removeDir, rounds, runsFromEnv, tempDir, timeSync, withCleanup } from './lib.mjs';
 
 benchEnvironment();
-if (!existsSync(LAUNCHER)) {
-  console.error(`bench: ${LAUNCHER} missing: npm run build`);
+if (!existsSync(FRONT_DOOR)) {
+  console.error(`bench: ${FRONT_DOOR} missing: npm run build`);
   process.exit(1);
 }
 const runs = runsFromEnv(200);
 const work = tempDir('oci-ftrace-bench-pass-');
 const root = path.join(work, 'runc-root');
 const id = `bench-pass-${process.pid}`;
-const env = { PATH: SYSTEM_PATH };
+const configPath = path.join(work, 'oci-ftrace.json');
+const stateDir = path.join(work, 'state');
+writeFileSync(configPath, JSON.stringify({ outputDir: path.join(work, 'out'), stateDir, logFile: path.join(work, 'oci-ftrace.log') }));
+const env = { PATH: SYSTEM_PATH, OCI_FTRACE_CONFIG: configPath };
+const EXEC_ONLY = path.join(work, 'exec-only');
+
+/** The floor: a static program that execs its first argument with the rest, nothing else. */
+function buildExecOnly() {
+  const src = `${EXEC_ONLY}.c`;
+  writeFileSync(src, '#include <unistd.h>\nint main(int argc, char **argv) { (void)argc; execv(argv[1], argv + 1); return 127; }\n');
+  const r = spawnSync('cc', ['-O2', '-static', '-o', EXEC_ONLY, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cc: ${r.stderr || r.error?.message}`);
+}
 
 /**
  * strace -f of one front door call: the processes it made and what each exec'd. A pass-through is
@@ -27,7 +39,7 @@ const env = { PATH: SYSTEM_PATH };
  */
 function straceExecs(args) {
   const out = path.join(work, 'strace.out');
-  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve,fork,vfork,clone,clone3', '-o', out, LAUNCHER, ...args], { env, encoding: 'utf8' });
+  const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve,fork,vfork,clone,clone3', '-o', out, FRONT_DOOR, ...args], { env, encoding: 'utf8' });
   if (r.error) return { error: `strace: ${r.error.message}` };
   const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
   const execs = lines.filter((l) => /execve\(/.test(l) && !/= -1 /.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
@@ -51,15 +63,16 @@ await withCleanup(
     const bundle = await makeBusyboxBundle(path.join(work, 'bundle'), { args: ['sleep', '3600'] });
     // A container for state to look at (bare runc: the launchers take no part in it).
     timeSync(RUNC, ['--root', root, 'run', '--detach', '--bundle', bundle.bundleDir, id], { env, stdio: 'ignore' });
+    buildExecOnly();
 
-    console.log(`Pass-through calls: bare runc, the front door (dist/bin/oci-ftrace-runc) and the bash launcher (bin/oci-ftrace-runc)\n${machineLine()}`);
+    console.log(`Pass-through calls: bare runc, the front door (dist/bin/oci-ftrace-runc), and a static exec-only program\n${machineLine()}`);
     for (const [label, args] of CALLS(root)) {
       const s = straceExecs(args);
       if (s.error) {
         console.log(`strace check skipped: ${s.error}`);
         break;
       }
-      const ok = s.execs.length === 2 && s.execs[0] === LAUNCHER && s.execs[1] === RUNC && s.forksBefore === 0 && s.samePid;
+      const ok = s.execs.length === 2 && s.execs[0] === FRONT_DOOR && s.execs[1] === RUNC && s.forksBefore === 0 && s.samePid;
       console.log(`strace ${label}: ${ok ? 'ok' : 'UNEXPECTED'}: execve ${s.execs.join(' -> ')}; ${s.forksBefore} forks before the runtime; one process until then: ${s.samePid}`);
       if (!ok) process.exitCode = 1;
     }
@@ -67,22 +80,24 @@ await withCleanup(
     const cases = [];
     for (const [label, args] of CALLS(root)) {
       cases.push({ name: `runc ${label}`, group: label, run: () => timeSync(RUNC, args, { env }) });
-      cases.push({ name: `front door ${label}`, group: label, run: () => timeSync(LAUNCHER, args, { env }) });
-      cases.push({ name: `bash launcher ${label}`, group: label, run: () => timeSync(BASH_LAUNCHER, args, { env }) });
+      cases.push({ name: `front door ${label}`, group: label, run: () => timeSync(FRONT_DOOR, args, { env }) });
+      cases.push({ name: `exec-only program ${label}`, group: label, run: () => timeSync(EXEC_ONLY, [RUNC, ...args], { env }) });
     }
-    cases.push({ name: 'bash -p -c : (a bash exec alone)', group: 'bash', run: () => timeSync('/bin/bash', ['-p', '-c', ':'], { env }) });
     const results = await rounds(cases, { runs, warmup: 5 });
     for (const [label] of CALLS(root)) {
       printTable(`${label} (${runs} runs each, interleaved)`, results.filter((r, i) => cases[i].group === label));
     }
-    printTable('for scale: the floor of any bash launcher', results.filter((r, i) => cases[i].group === 'bash'));
+    if (agentOf(stateDir)) {
+      console.log('UNEXPECTED: a pass-through call started the agent');
+      process.exitCode = 1;
+    }
 
     // One line per call, for the README.
     const m = (name) => median(results.find((r) => r.name === name).samples.ms);
-    console.log('\nmedians, ms: bare runc / front door (ratio) / bash launcher (ratio)');
+    console.log('\nmedians, ms: bare runc / front door (ratio) / exec-only program (ratio)');
     for (const [label] of CALLS(root)) {
-      const [bare, door, bash] = [m(`runc ${label}`), m(`front door ${label}`), m(`bash launcher ${label}`)];
-      console.log(`  ${label}: ${bare.toFixed(2)} / ${door.toFixed(2)} (${(door / bare).toFixed(2)}x) / ${bash.toFixed(2)} (${(bash / bare).toFixed(2)}x)`);
+      const [bare, door, floor] = [m(`runc ${label}`), m(`front door ${label}`), m(`exec-only program ${label}`)];
+      console.log(`  ${label}: ${bare.toFixed(2)} / ${door.toFixed(2)} (${(door / bare).toFixed(2)}x) / ${floor.toFixed(2)} (${(floor / bare).toFixed(2)}x)`);
     }
   },
   () => {

@@ -1,20 +1,19 @@
 // Container start latency: `create` then `start` of a busybox bundle, as containerd calls the
-// runtime, until the container runs; then `delete`, where a traced container's report runs
-// (poststop). Bare runc against the launcher with the container not traced, opted out (the
-// prepare step runs and adds nothing; the collector the launcher started beside it is told to go),
-// traced (with the collector serving the hooks, and without a collector: Node hooks, report from
-// the ring buffer), and traced with a seccomp profile written at report.
+// runtime, until the container runs; then `delete`, where a traced container's report is written
+// (poststop). Bare runc against the front door with the container not traced (the agent answers
+// "not traced"), opted out by annotation, traced with the agent up, and traced as the first
+// container after the agent starts (the agent is stopped before each of those runs, so the front
+// door starts it). Each case has its own config, hence its own agent, as a host would run.
 //
 //   sudo node bench/start.mjs              (BENCH_RUNS=N, default 20)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  LAUNCHER,
+  FRONT_DOOR,
   RUNC,
   SYSTEM_PATH,
   benchEnvironment,
-  hasProfileCommand,
   killProcessesNaming,
   labModules,
   machineLine,
@@ -24,8 +23,10 @@ import {
   removeTraceInstances,
   rounds,
   runsFromEnv,
+  stopAgent,
   tempDir,
   timeSync,
+  waitForReport,
   withCleanup,
 } from './lib.mjs';
 
@@ -33,19 +34,28 @@ benchEnvironment();
 const runs = runsFromEnv(20);
 const work = tempDir('oci-ftrace-bench-start-');
 const root = path.join(work, 'runc-root');
-const configPath = path.join(work, 'oci-ftrace.json');
-const base = { outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'oci-ftrace.log') };
-const env = { PATH: SYSTEM_PATH, OCI_FTRACE_CONFIG: configPath };
+const idPrefix = `bench-start-${process.pid}-`;
 const created = new Set();
+const configs = [];
 
-function runtime(file, args, allowFailure = false) {
+/** A config of its own (its own agent): output, state and log under the bench's directory. */
+function configFor(name, extra = {}) {
+  const dir = path.join(work, name);
+  const c = { path: `${dir}.json`, outputDir: path.join(dir, 'out'), stateDir: path.join(dir, 'state'), logFile: path.join(dir, 'oci-ftrace.log') };
+  writeFileSync(c.path, JSON.stringify({ outputDir: c.outputDir, stateDir: c.stateDir, logFile: c.logFile, ...extra }));
+  configs.push(c);
+  return c;
+}
+
+function runtime(file, config, args, allowFailure = false) {
+  const env = { PATH: SYSTEM_PATH, ...(config ? { OCI_FTRACE_CONFIG: config.path } : {}) };
   return timeSync(file, ['--root', root, ...args], { env, allowFailure, outputFile: path.join(work, 'runtime.out') });
 }
 
 /** Waits until the container's process has exited (status stopped), untimed. */
-function waitStopped(file, id) {
-  for (let i = 0; i < 500; i++) {
-    const r = spawnSync(file, ['--root', root, 'state', id], { env, encoding: 'utf8' });
+function waitStopped(id) {
+  for (let i = 0; i < 1000; i++) {
+    const r = spawnSync(RUNC, ['--root', root, 'state', id], { encoding: 'utf8' });
     if (r.status !== 0 || JSON.parse(r.stdout).status === 'stopped') return;
     spawnSync('sleep', ['0.01']);
   }
@@ -56,62 +66,64 @@ await withCleanup(
   async () => {
     const { makeBusyboxBundle } = await labModules();
     const bundle = await makeBusyboxBundle(path.join(work, 'bundle'), { args: ['true'] });
-    const pristine = JSON.parse(readFileSync(bundle.configPath, 'utf8'));
-    const profile = hasProfileCommand();
+    const pristine = readFileSync(bundle.configPath, 'utf8');
+    const optedOut = JSON.stringify({ ...JSON.parse(pristine), annotations: { 'oci-ftrace/trace': 'false' } }, null, 2);
 
     let n = 0;
-    const kase = (name, file, config, annotations, opts = {}) => ({
+    const kase = (name, file, config, opts = {}) => ({
       name,
-      skip: opts.skip,
-      before: () => {
-        writeFileSync(configPath, JSON.stringify({ ...base, ...config }));
-        writeFileSync(bundle.configPath, JSON.stringify(annotations ? { ...pristine, annotations } : pristine, null, 2));
+      before: async () => {
+        writeFileSync(bundle.configPath, opts.annotated ? optedOut : pristine);
+        if (opts.coldAgent) await stopAgent(config.stateDir);
       },
-      run: () => {
-        const id = `bench-start-${process.pid}-${n++}`;
+      run: async () => {
+        const id = `${idPrefix}${n++}`;
         created.add(id);
-        const create = runtime(file, ['create', '--bundle', bundle.bundleDir, id]);
-        const start = runtime(file, ['start', id]);
-        waitStopped(file, id);
-        const del = runtime(file, ['delete', id]);
+        const create = runtime(file, config, ['create', '--bundle', bundle.bundleDir, id]);
+        const start = runtime(file, config, ['start', id]);
+        waitStopped(id);
+        const del = runtime(file, config, ['delete', id]);
         created.delete(id);
-        if (opts.traced && !existsSync(path.join(base.outputDir, id, 'summary.json'))) throw new Error(`${name}: no report for ${id}; see ${base.logFile}`);
+        if (opts.traced) {
+          const summary = await waitForReport(config.outputDir, id);
+          if (summary.loss.lost !== 0) throw new Error(`${name}: ${id} lost ${summary.loss.lost} events`);
+        }
+        if (readFileSync(bundle.configPath, 'utf8') !== (opts.annotated ? optedOut : pristine)) throw new Error(`${name}: config.json was not left as found`);
         return { create, 'create+start': create + start, delete: del };
       },
       after: () => {
-        for (const id of created) runtime(file, ['delete', '--force', id], true);
+        for (const id of created) runtime(RUNC, undefined, ['delete', '--force', id], true);
         created.clear();
       },
     });
     const cases = [
-      kase('runc (bare)', RUNC, {}, undefined),
-      kase('oci-ftrace-runc, not traced (trace: never)', LAUNCHER, { trace: 'never' }, undefined),
-      kase('oci-ftrace-runc, not traced (trace: annotated, not annotated)', LAUNCHER, { trace: 'annotated' }, undefined),
-      kase('oci-ftrace-runc, opted out (prepare step runs, adds no hooks)', LAUNCHER, {}, { 'oci-ftrace/trace': 'false' }),
-      kase('oci-ftrace-runc, traced (record + report)', LAUNCHER, {}, undefined, { traced: true }),
-      kase('oci-ftrace-runc, traced, no collector (report reads the ring buffer)', LAUNCHER, { collector: false }, undefined, { traced: true }),
-      kase('oci-ftrace-runc, traced + seccomp profile at report', LAUNCHER, { seccompProfile: true }, undefined, {
-        traced: true,
-        skip: profile ? undefined : '`oci-ftrace profile --help` fails',
-      }),
+      kase('runc (bare)', RUNC, undefined),
+      kase('front door, not traced (trace: never)', FRONT_DOOR, configFor('never', { trace: 'never' })),
+      kase('front door, not traced (trace: annotated, not annotated)', FRONT_DOOR, configFor('annotated', { trace: 'annotated' })),
+      kase('front door, opted out (annotation oci-ftrace/trace: false)', FRONT_DOOR, configFor('opted-out'), { annotated: true }),
+      kase('front door, traced, agent up', FRONT_DOOR, configFor('traced'), { traced: true }),
+      kase('front door, traced, first container after the agent starts', FRONT_DOOR, configFor('cold'), { traced: true, coldAgent: true }),
     ];
 
     console.log(`Container start: runc create + start of a busybox bundle (args: true), then delete\n${machineLine()}`);
     const results = await rounds(cases, { runs, warmup: 1 });
-    printTable(`create, create+start (the container runs) and delete (poststop: report), ${runs} runs each, interleaved`, results, { columns: ['create', 'create+start', 'delete'] });
+    printTable(`create, create+start (the container runs) and delete (poststop: the report), ${runs} runs each, interleaved`, results, { columns: ['create', 'create+start', 'delete'] });
     const byName = (prefix) => results.find((r) => r.name.startsWith(prefix));
-    const traced = byName('oci-ftrace-runc, traced (');
-    const optedOut = byName('oci-ftrace-runc, opted out');
     const bare = byName('runc (bare)');
-    const notTraced = byName('oci-ftrace-runc, not traced (trace: never)');
+    const never = byName('front door, not traced (trace: never)');
+    const traced = byName('front door, traced, agent up');
+    const cold = byName('front door, traced, first');
     const diff = (a, b, col) => (median(a.samples[col]) - median(b.samples[col])).toFixed(1);
-    console.log(`\nadded to create+start: launcher ${diff(notTraced, bare, 'create+start')} ms, prepare step ${diff(optedOut, notTraced, 'create+start')} ms, tracing (the record hook, and the start traced) ${diff(traced, optedOut, 'create+start')} ms (differences of medians)`);
+    console.log(
+      `\nadded to create+start (differences of medians): asking the agent ${diff(never, bare, 'create+start')} ms; ` +
+        `tracing (prepare, record hook, the start traced) ${diff(traced, never, 'create+start')} ms; starting the agent ${diff(cold, traced, 'create+start')} ms`,
+    );
   },
-  () => {
-    for (const id of created) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { env, stdio: 'ignore' });
-    // Anything a failed run left: collectors and ftrace instances, named by the container id.
-    killProcessesNaming(`bench-start-${process.pid}-`);
-    removeTraceInstances(`oci-ftrace-bench-start-${process.pid}-`);
+  async () => {
+    for (const id of created) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+    for (const c of configs) await stopAgent(c.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
+    killProcessesNaming(idPrefix);
+    removeTraceInstances(`oci-ftrace-${idPrefix}`);
     removeDir(work);
   },
 );
