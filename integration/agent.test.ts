@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runningAgent } from '../src/agent/main.js';
 import { makeBusyboxBundle } from './lab/bundle.js';
 import { ANALYZER, REPO_ROOT, RUNC, WRAPPER, uniqueId } from './lab/env.js';
-import { agentProcesses, isProcessAlive, leftovers, listTracefsInstances } from './lab/leaks.js';
+import { agentProcesses, descriptorsUnder, isProcessAlive, leftovers, listTracefsInstances } from './lab/leaks.js';
 import { runCommand } from './lab/run.js';
 import { createAndStart, deleteContainer, waitStopped, type DetachedContainer } from './support/detached.js';
 import { ourLog, readTraceResult, tracedSuite, type TracedEnv } from './support/traced.js';
@@ -46,6 +46,7 @@ describe('failure paths: nothing of ours is left 5 s after each', () => {
       expect(await leftovers({ stateDir: traced.stateDir, timeoutMs: 5000 })).toEqual(nothingLeft);
       expect(ourLog(traced)).toMatch(/cannot write the syscall log; the trace goes on without it/);
       expect(ourLog(traced)).toMatch(/the report could not be written/);
+      expect(descriptorsUnder(outputDir)).toEqual([]);
     } finally {
       await runCommand('umount', [outputDir], { reject: false });
     }
@@ -64,6 +65,8 @@ describe('failure paths: nothing of ours is left 5 s after each', () => {
       expect(got.stdout).toContain('bin');
       expect(await leftovers({ stateDir: traced.stateDir, timeoutMs: 5000 })).toEqual(nothingLeft);
       expect(ourLog(traced)).toMatch(/ENOSPC/);
+      // Nor does any descriptor of ours pin the output directory (the spool of a log that failed).
+      expect(descriptorsUnder(outputDir)).toEqual([]);
     } finally {
       await runCommand('umount', [outputDir], { reject: false });
     }

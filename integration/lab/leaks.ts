@@ -1,5 +1,5 @@
-// What a test may leave behind on the machine: tracefs instances and processes. Tests assert these are empty.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// What a test may leave behind on the machine: tracefs instances, processes, open descriptors. Tests assert these are empty.
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { tracefsRoot } from './env.js';
 
@@ -58,6 +58,31 @@ export function mountsUnder(dir: string): string[] {
     .map(decodeMountinfoPath)
     .filter((mp) => mp === prefix || mp.startsWith(`${prefix}/`))
     .sort((a, b) => b.length - a.length);
+}
+
+/** Open descriptors of any process (`PID FD -> PATH`) on a file at or below dir: what would pin its file system. */
+export function descriptorsUnder(dir: string): string[] {
+  const prefix = path.resolve(dir);
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // exited while we looked
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${entry}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (target === prefix || target.startsWith(`${prefix}/`)) found.push(`${entry} ${fd} -> ${target}`);
+    }
+  }
+  return found;
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.

@@ -71,16 +71,28 @@ export class RawSpool {
   }
 
   closeSegment(): void {
-    this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      // Closed even when the flush fails (a full disk): a descriptor left open would pin the output
+      // directory's file system.
+      this.dropSegment();
+    }
+  }
+
+  /** Gone without a trace, what is staged included (the log is dropped, or rendered). */
+  remove(): void {
+    this.staged = 0;
+    this.dropSegment();
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private dropSegment(): void {
+    const fd = this.fd;
     this.fd = undefined;
     this.current = undefined;
     this.currentBytes = 0;
-  }
-
-  remove(): void {
-    this.closeSegment();
-    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    if (fd !== undefined) closeSync(fd);
   }
 
   private frame(kind: number, cpu: number, payload: Buffer): void {

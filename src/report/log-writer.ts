@@ -59,8 +59,12 @@ export class RotatingLog {
   }
 
   close(): void {
-    this.flush();
-    closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      // Closed even when the flush fails (a full disk), so nothing pins the output directory.
+      closeSync(this.fd);
+    }
   }
 
   private rotate(): void {
