@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: build a busybox bundle, run it through oci-ftrace-runc
-# (which adds the tracing hooks and execs the real runc), then print the container's report.
+# (which asks the host agent to prepare it for tracing, then execs the real runc), then print the
+# container's report and a seccomp profile made from it.
 # Usage (root, fresh Debian 12): sudo bash contrib/demo.sh [command...]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then echo "demo: run as root (ftrace and runc need it)" 
 bash "$ROOT/.ci/lab-setup.sh"
 cd "$ROOT"
 [ -d node_modules ] || npm install --no-audit --no-fund --no-save --loglevel=error
-[ -f dist/cli/oci-ftrace.js ] && [ -e dist/bin/oci-ftrace-runc ] || npm run build --silent
+[ -f dist/bundle/cli/oci-ftrace.js ] && [ -e dist/bin/oci-ftrace-runc ] || npm run build --silent
 
 OUT="$ROOT/demo-output"
 WORK=$(mktemp -d /tmp/oci-ftrace-demo.XXXXXX)
@@ -44,5 +45,7 @@ echo "== report =="
 "$ROOT/bin/oci-ftrace" show "$OUT/$ID/summary.json"
 echo "== seccomp profile (OCI linux.seccomp; -f docker or -f spo for the other forms) =="
 "$ROOT/bin/oci-ftrace" profile "$OUT/$ID" -f oci
+# The text log follows the summary (rendered off the container's stop path): wait for it.
+for _ in $(seq 600); do grep -q '"log": *"pending"' "$OUT/$ID/summary.json" || break; sleep 0.1; done
 echo "== first lines of the syscall log ($OUT/$ID/ftrace_syscalls_dump.log) =="
 head -n 12 "$OUT/$ID/ftrace_syscalls_dump.log"
