@@ -34,7 +34,8 @@ const work = tempDir('oci-ftrace-bench-concurrent-');
 const root = path.join(work, 'runc-root');
 const idPrefix = `bench-conc-${process.pid}-`;
 const config = { path: path.join(work, 'oci-ftrace.json'), outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'oci-ftrace.log') };
-writeFileSync(config.path, JSON.stringify({ outputDir: config.outputDir, stateDir: config.stateDir, logFile: config.logFile }));
+// BENCH_LOG_LEVEL=debug makes our log say where each create's time went (with BENCH_KEEP=1 to read it).
+writeFileSync(config.path, JSON.stringify({ outputDir: config.outputDir, stateDir: config.stateDir, logFile: config.logFile, ...(process.env.BENCH_LOG_LEVEL ? { logLevel: process.env.BENCH_LOG_LEVEL } : {}) }));
 const live = new Set();
 
 /** One runtime call, timed until it exits; a create's stdio goes to a file (the container keeps it). */

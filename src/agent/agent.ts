@@ -234,6 +234,7 @@ export class Agent {
       return GO;
     }
     let id: string | undefined;
+    const asked = performance.now();
     try {
       if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
       id = validateContainerId(inv.containerId);
@@ -261,6 +262,7 @@ export class Agent {
       if (prepared.traced && container) {
         this.containers.set(cid, container);
         this.watch();
+        this.log.debug({ id: cid, ms: Math.round(performance.now() - asked) }, 'prepared');
       } else if (container) {
         await this.dropInstance(container);
       }
@@ -313,7 +315,12 @@ export class Agent {
       c.instance = instance;
       writePending(config.stateDir, { version: 1, id, instance: instance.name, tracefsRoot: instance.tracefsRoot, runtime: runtime ?? '', bundle, preparedAt: new Date().toISOString() });
       if (!(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) throw new Error(`ftrace instance ${instance.path} of an earlier container with this id is still there`);
-      await this.lane.run('setup', () => instance.configure(instanceSettings(config)));
+      const queued = performance.now();
+      await this.lane.run('setup', async () => {
+        const began = performance.now();
+        await instance.configure(instanceSettings(config));
+        this.log.debug({ id, queuedMs: Math.round(began - queued), configureMs: Math.round(performance.now() - began) }, 'instance configured');
+      });
       return instance.inode();
     })();
     // Awaited by the record step; a failure there is its to report.
@@ -359,10 +366,13 @@ export class Agent {
         return OK;
       }
       c.runtime = undefined;
+      const asked = performance.now();
       const ino = await withTimeout(c.instanceReady, INSTANCE_WAIT_MS, 'the ftrace instance was not ready in time');
       if (!c.instance) throw new Error('no ftrace instance');
       const instance = c.instance;
+      const ready = performance.now();
       const runState = await this.lane.run('now', () => beginTracing(instance, state));
+      log.debug({ waitedForInstanceMs: Math.round(ready - asked), beginMs: Math.round(performance.now() - ready) }, 'record: tracing begun');
       runState.initStart = processIdentity(runState.pid)?.split(':')[1];
       writeRunState(config.stateDir, runState);
       removePending(config.stateDir, state.id);
