@@ -112,7 +112,7 @@ describe.each([
     const got = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, uniqueId(`refused-${name}`)], { env: traced.env(runtime), reject: false });
     expect(got.exitCode).toBe(bare.exitCode);
     expect(got.stdout).toBe(bare.stdout);
-    // Within 5 s: the collector sees the runtime gone without a record hook, puts the bundle back, and goes.
+    // Within 5 s: the agent sees the runtime gone without a record hook, puts the bundle back, frees the instance.
     expect(await leftovers({ stateDir: traced.stateDir, timeoutMs: 5000 })).toEqual({ instances: [], processes: [], stateFiles: [] });
     expect(configBytes(b)).toEqual(before);
     expect(readdirSync(b.bundleDir).sort()).toEqual(readdirSync(b.bundleDir).filter((f) => !f.startsWith('.')).sort());

@@ -149,7 +149,7 @@ describe('podman: podman run --runtime oci-ftrace-runc', () => {
 });
 
 describe('nothing of ours is left', () => {
-  it('has no tracefs instance, prepare, hook or collector process', async () => {
+  it('has no tracefs instance, hook or CLI process', async () => {
     const left = await leftovers();
     expect({ instances: left.instances, processes: left.processes }).toEqual({ instances: [], processes: [] });
   });

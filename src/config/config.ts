@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TRACE_POLICIES } from '../prepare/trace-policy.js';
+
+/** The config's "trace" key: which containers are traced (src/prepare/trace-policy.ts applies it). */
+export const TRACE_POLICIES = ['always', 'annotated', 'never'] as const;
+export type TracePolicy = (typeof TRACE_POLICIES)[number];
 
 /** Where our config lives unless OCI_FTRACE_CONFIG says otherwise. */
 export const DEFAULT_CONFIG_PATH = '/etc/oci-ftrace/config.json';

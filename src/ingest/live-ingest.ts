@@ -96,7 +96,7 @@ interface TaskCalls {
 }
 
 /**
- * The collector's hot path: raw pages into the aggregate, exactly, whatever order the CPUs' pages
+ * The drain's hot path: raw pages into the aggregate, exactly, whatever order the CPUs' pages
  * are read in. Each CPU's records are queued as they are read (typed arrays, no object per event),
  * and released in global time order up to a watermark every CPU has been drained past: then each
  * task's events come in its own order, so

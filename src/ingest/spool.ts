@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { PageHeaderFormat } from '../tracefs/event-format.js';
 
 /*
- * The collector cannot afford to render millions of log lines per second while it drains, so in
+ * A drain cannot afford to render millions of log lines per second while it drains, so in
  * log mode it spools the raw pages it read (only their used bytes) to disk, in rounds, and renders
  * the text log when it has time: when idle, and at the end. A round marker carries the watermark
  * the live pipeline used, so the replay orders events exactly as the live pipeline did.

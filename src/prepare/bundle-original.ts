@@ -33,7 +33,7 @@ const SavedBundleSchema = z
     /** The bytes config.json holds after the prepare step (base64). */
     prepared: z.string(),
     /**
-     * The runtime this preparation is for (`PID:STARTTIME`, the launcher that becomes it by exec):
+     * The runtime this preparation is for (`PID:STARTTIME`, the front door that becomes it by exec):
      * only a watcher of that runtime puts the bundle back on its exit, never one of an earlier
      * attempt with the same id.
      */

@@ -183,7 +183,7 @@ export class TraceAggregate {
 
   /**
    * One call made (its entry). With addError and noteFilterLoad this is the order-independent
-   * core the collector's hot path feeds directly from raw pages, without pairing.
+   * core the drain's hot path feeds directly from raw pages, without pairing.
    */
   addEntry(nr: number, pid: number, tgid: number | undefined, comm: string, ts: number): void {
     this.totalSyscalls += 1;

@@ -13,7 +13,7 @@ export interface RotatingLogOptions {
 }
 
 /**
- * The per-syscall log, written as events arrive, in large synchronous writes (the collector is a
+ * The per-syscall log, written as it is rendered, in large synchronous writes (a drain worker is a
  * single loop; async streams would only add buffering and backpressure bookkeeping), with a size cap
  * and rotation so a container running for days cannot fill the disk.
  */

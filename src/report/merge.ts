@@ -62,7 +62,7 @@ function mergeRecords<T>(a: Record<string, T>, b: Record<string, T>, merge: (x: 
 
 
 /**
- * Two summaries of disjoint parts of one container's trace (what a dead collector checkpointed, and
+ * Two summaries of disjoint parts of one container's trace (what a dead agent checkpointed, and
  * what was still in the ring buffer) as one. Loss is the caller's to set: only it knows how the
  * parts relate to the kernel's counters.
  */

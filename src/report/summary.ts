@@ -78,6 +78,7 @@ export const SummarySchema = z.object({
   kind: z.enum(['final', 'live']),
   generatedAt: z.string(),
   trace: z.object({
+    /** 'collector': drained live by the agent (the name predates the agent; kept for readers of schema 2). */
     source: z.enum(['ring-buffer', 'collector']),
     clock: z.string(),
     firstTimestamp: z.number().nullable(),

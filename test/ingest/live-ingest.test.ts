@@ -36,7 +36,7 @@ type Arrival = 'cpu by cpu' | 'cpus in reverse' | 'page by page' | 'rounds';
  * The container capture (integration/container-raw.test.ts): a shell and seccomp-probe under a
  * profile that stops mkdir (EPERM) and kills chmod, traced from createRuntime. Pages arrive in the
  * given order; 'rounds' releases after each round of one page per CPU, up to the latest time every
- * CPU has been read past, as the collector does with its watermark.
+ * CPU has been read past, as the drain does with its watermark.
  */
 function ingestContainer(arrival: Arrival): { agg: TraceAggregate; ingest: LiveIngest } {
   const meta = containerCaptureMeta();

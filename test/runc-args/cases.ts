@@ -1,5 +1,5 @@
-// One table of command lines, read by the TypeScript parser, by the bash launcher's explain mode,
-// and (for create/run/restore) checked against what the real runc 1.1 does with them. Bundle
+// One table of command lines, read by the TypeScript parser (the agent's argument model) and
+// (for create/run/restore) checked against what the real runc 1.1 does with them. Bundle
 // paths live under /nonexistent so that runc stops at chdir and names the bundle it chose.
 
 export interface ArgvCase {

@@ -9,7 +9,7 @@ import { TraceAggregate, type AggregateSyscalls } from '../../src/report/aggrega
  * ingest, the binary one.
  *
  * Text lines of a trace in, aggregate (and optionally one record per syscall) out. Pure and
- * streaming: the caller decides where lines come from (a `trace` read, a collector's pipe, a
+ * streaming: the caller decides where lines come from (a `trace` read, a pipe, a
  * recorded file in a test) and where records go.
  */
 export class TraceAnalyzer {
@@ -42,7 +42,7 @@ export class TraceAnalyzer {
     this.feedEvent(event);
   }
 
-  /** One event, in time order (the binary collector hands them over already decoded). */
+  /** One event, in time order (the binary drain hands them over already decoded). */
   feedEvent(event: TraceEvent): void {
     // Process events also close a dying task's open syscall (exit_group never returns).
     this.pairer.push(event);
