@@ -135,7 +135,14 @@ export class DrainPool {
   }
 
   private spawn(): DrainWorker {
-    const worker = new Worker(new URL('../ingest/drain-worker.js', import.meta.url), { workerData: { config: this.config, checkpointEveryMs: CHECKPOINT_EVERY_MS } });
+    const worker = new Worker(new URL('../ingest/drain-worker.js', import.meta.url), {
+      workerData: { config: this.config, checkpointEveryMs: CHECKPOINT_EVERY_MS },
+      // A drain hands each trace_pipe_raw descriptor it opens to a libuv handle, which closes it
+      // itself; Node's tracking of fs-opened descriptors would close that number again when the
+      // worker exits, by then perhaps another thread's descriptor. The drain closes what it opens;
+      // a worker that dies has its handles (the watched descriptors) closed by Node.
+      trackUnmanagedFds: false,
+    });
     const w: DrainWorker = { worker, containers: new Set(), pending: new Map() };
     worker.on('message', (m: DrainReply) => {
       if (m.op === 'reply') {

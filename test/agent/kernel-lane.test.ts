@@ -33,7 +33,7 @@ describe('KernelLane', () => {
     release();
     await first;
     await Promise.all(rest.slice(1));
-    // The removal waits for the lane to be quiet.
+    // Three jobs at once are a burst: the removal waits for the lane to be quiet.
     expect(order).toEqual(['setup-1', 'now-1', 'setup-2']);
     t += CLEANUP_QUIET_MS;
     await vi.advanceTimersByTimeAsync(CLEANUP_QUIET_MS);
@@ -58,6 +58,19 @@ describe('KernelLane', () => {
     await vi.advanceTimersByTimeAsync(CLEANUP_QUIET_MS);
     await removal;
     expect(order.at(-1)).toBe('cleanup');
+  });
+
+  it('one container gone: its removal runs as soon as its stop is done (no burst)', async () => {
+    let t = 0;
+    const lane = new KernelLane(() => t);
+    const { order, job } = jobs();
+    await lane.run('now', job('record'));
+    t += 5_000;
+    const stop = lane.run('now', job('stop'));
+    const removal = lane.run('cleanup', job('cleanup'));
+    await stop;
+    await removal;
+    expect(order).toEqual(['record', 'stop', 'cleanup']);
   });
 
   it('a removal with nothing else asked for runs at once, and a failing job does not stop the lane', async () => {
