@@ -54,6 +54,8 @@ interface Container {
   init?: string | undefined;
   runState?: RunState;
   annotations?: Record<string, string> | undefined;
+  /** The drain worker taking the instance up (started as the record step answers). */
+  draining?: Promise<void>;
   finishing?: Promise<void>;
 }
 
@@ -251,6 +253,7 @@ export class Agent {
       const bundle = resolveBundleDir(inv, req.cwd);
       const runtime = `${req.pid}:${req.start}`;
       let container: Container | undefined;
+      const editing = performance.now();
       const prepared = await prepareBundle(bundle, cid, config, this.address, this.log.child({ id: cid }), {
         runtime,
         // Certain to be traced, before config.json is written: the kernel's part starts now.
@@ -262,7 +265,7 @@ export class Agent {
       if (prepared.traced && container) {
         this.containers.set(cid, container);
         this.watch();
-        this.log.debug({ id: cid, ms: Math.round(performance.now() - asked) }, 'prepared');
+        this.log.debug({ id: cid, ms: Math.round(performance.now() - asked), editMs: Math.round(performance.now() - editing) }, 'prepared');
       } else if (container) {
         await this.dropInstance(container);
       }
@@ -380,19 +383,18 @@ export class Agent {
       c.annotations = state.annotations;
       c.init = runState.initStart !== undefined ? `${runState.pid}:${runState.initStart}` : undefined;
       c.phase = 'recording';
-      await this.drains(config).start(runState);
-      log.info({ initPid: state.pid, instance: c.instance.path, inode: ino }, 'recording container');
+      // The runtime need not wait for the drain to open the buffers (a few ms): what the container
+      // does meanwhile waits in them. Strict mode waits, so that a trace that cannot be drained
+      // refuses the container.
+      const cc = c;
+      const where = { initPid: state.pid, instance: instance.path, inode: ino };
+      c.draining = this.drains(config)
+        .start(runState)
+        .then(() => log.info(where, 'recording container'));
+      if (config.strict) await c.draining;
+      else c.draining.catch((err: Error) => void this.recordFailed(cc, config, log, err));
     } catch (err) {
-      const message = (err as Error).message.split('\n')[0] ?? 'failed';
-      log.error({ err: message }, `record failed${config.strict ? '' : ' (fail open: the container runs untraced)'}`);
-      if (c) {
-        this.containers.delete(state.id);
-        const instance = c.instance;
-        if (instance) await this.lane.run('now', () => instance.stop()).catch(() => undefined);
-        await this.pool?.abandon(state.id);
-        await this.dropInstance(c);
-        removeRunState(config.stateDir, state.id);
-      }
+      const message = await this.recordFailed(c, config, log, err as Error);
       await putBundleBack(config, state.id, undefined, log);
       return config.strict ? { v: 1, ok: false, message } : OK;
     }
@@ -401,8 +403,24 @@ export class Agent {
     return OK;
   }
 
+  /** Tracing could not begin, or its drain could not start: nothing of it stays. Returns the one-line reason. */
+  private async recordFailed(c: Container | undefined, config: Config, log: Logger, err: Error): Promise<string> {
+    const message = err.message.split('\n')[0] ?? 'failed';
+    log.error({ err: message }, `record failed${config.strict ? '' : ' (fail open: the container runs untraced)'}`);
+    if (c && this.containers.get(c.id) === c) {
+      this.containers.delete(c.id);
+      const instance = c.instance;
+      if (instance) await this.lane.run('now', () => instance.stop()).catch(() => undefined);
+      await this.pool?.abandon(c.id);
+      await this.dropInstance(c);
+      removeRunState(config.stateDir, c.id);
+    }
+    return message;
+  }
+
   private async afterRecord(c: Container, state: OciState, log: Logger): Promise<void> {
     const facts = await bundleFacts(c.config, state.id, state.annotations, log);
+    if (!(await (c.draining ?? Promise.resolve()).then(() => true, () => false))) return;
     if (!c.runState) return;
     c.runState = { ...c.runState, ...facts };
     writeRunState(c.config.stateDir, c.runState);
@@ -428,6 +446,8 @@ export class Agent {
   private finish(c: Container, annotations: Record<string, string> | undefined): Promise<void> {
     c.finishing ??= (async () => {
       c.phase = 'finishing';
+      // A drain still starting is waited for; one that could not start took the container with it.
+      if (!(await (c.draining ?? Promise.resolve()).then(() => true, () => false))) return;
       const log = this.log.child({ id: c.id });
       const instance = c.instance as TraceInstance;
       this.rendering.add(c.id);
