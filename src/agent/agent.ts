@@ -567,11 +567,16 @@ export class Agent {
     return out;
   }
 
+  /** The agent is exiting: what it owes the kernel (instance removals that wait out a burst) is done first. */
+  async flushKernelWork(): Promise<void> {
+    await this.lane.flush();
+  }
+
   /** Resolves once every container is finished and every log written; then the drain workers stop. */
   async drained(): Promise<void> {
     while (this.containers.size > 0 || this.rendering.size > 0 || this.lane.pending > 0) {
       await Promise.all([...this.containers.values()].map((c) => c.finishing ?? Promise.resolve()));
-      await new Promise((r) => setTimeout(r, 50));
+      await Promise.race([this.lane.flush(), new Promise((r) => setTimeout(r, 50))]);
     }
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

@@ -17,6 +17,8 @@ import { Agent } from './agent.js';
 import { leaveCallersCgroups } from './cgroup.js';
 import { createAgentServer } from './server.js';
 
+/** How long an exiting agent waits for the kernel work it queued (a removal takes 40 to 120 ms). */
+const FLUSH_AT_EXIT_MS = 10_000;
 /** How often the agent asks itself whether it has been idle long enough. */
 const IDLE_CHECK_MS = 1000;
 
@@ -106,6 +108,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       stopping = true;
       clearInterval(idle);
       server.close();
+      // Instances of finished containers still to be removed: their run state is gone already.
+      await Promise.race([agent.flushKernelWork(), new Promise((r) => setTimeout(r, FLUSH_AT_EXIT_MS))]);
       if (fd === undefined) rmSync(args.socket, { force: true });
       rmSync(`${args.socket}.facts`, { force: true });
       claim.release();

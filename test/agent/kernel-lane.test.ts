@@ -46,14 +46,14 @@ describe('KernelLane', () => {
     let t = 0;
     const lane = new KernelLane(() => t);
     const { order, job } = jobs();
-    await lane.run('now', job('stop-0'));
+    await Promise.all([lane.run('now', job('stop-0')), lane.run('now', job('stop-1')), lane.run('now', job('stop-2'))]);
     const removal = lane.run('cleanup', job('cleanup'));
-    for (let i = 1; i < 5; i++) {
+    for (let i = 3; i < 6; i++) {
       await lane.run('now', job(`stop-${i}`));
-      t += CLEANUP_QUIET_MS / 2;
-      await vi.advanceTimersByTimeAsync(CLEANUP_QUIET_MS / 2);
+      t += CLEANUP_QUIET_MS / 4;
+      await vi.advanceTimersByTimeAsync(CLEANUP_QUIET_MS / 4);
     }
-    expect(order).toEqual(['stop-0', 'stop-1', 'stop-2', 'stop-3', 'stop-4']);
+    expect(order).toEqual(['stop-0', 'stop-1', 'stop-2', 'stop-3', 'stop-4', 'stop-5']);
     t += CLEANUP_QUIET_MS;
     await vi.advanceTimersByTimeAsync(CLEANUP_QUIET_MS);
     await removal;
@@ -71,6 +71,20 @@ describe('KernelLane', () => {
     await stop;
     await removal;
     expect(order).toEqual(['record', 'stop', 'cleanup']);
+  });
+
+  it('flush runs what waits out a burst at once, and resolves when the lane is empty', async () => {
+    const t = 0;
+    const lane = new KernelLane(() => t);
+    const { order, job } = jobs();
+    await Promise.all([lane.run('now', job('a')), lane.run('now', job('b')), lane.run('setup', job('c'))]);
+    void lane.run('cleanup', job('cleanup'));
+    await Promise.resolve();
+    expect(order).toEqual(['a', 'b', 'c']);
+    await lane.flush();
+    expect(order.at(-1)).toBe('cleanup');
+    expect(lane.pending).toBe(0);
+    await lane.flush();
   });
 
   it('a removal with nothing else asked for runs at once, and a failing job does not stop the lane', async () => {
