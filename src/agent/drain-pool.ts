@@ -69,10 +69,6 @@ export class DrainPool {
     }
   }
 
-  async facts(id: string, facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'>): Promise<void> {
-    await this.askFor(id, { op: 'facts', id, facts });
-  }
-
   /** Drain the rest, write the summary and seccomp files; resolves before the log is rendered. */
   async finish(id: string, annotations: Record<string, string> | undefined): Promise<{ summaryPath: string; headline: string; seccompError?: string }> {
     const result = (await this.askFor(id, { op: 'finish', id, annotations })) as { summaryPath: string; headline: string; seccompError?: string };

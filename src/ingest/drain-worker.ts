@@ -23,7 +23,6 @@ export const DrainCommandSchema = z.discriminatedUnion('op', [
     runState: RunStateSchema,
     adoption: z.object({ checkpoint: z.object({ consumed: z.number(), summary: SummarySchema }).optional(), lostWithAgent: z.number() }).optional(),
   }),
-  z.object({ op: z.literal('facts'), req: z.number(), id: z.string(), facts: RunStateSchema.pick({ recordSeccomp: true, bundleSeccomp: true }) }),
   z.object({ op: z.literal('finish'), req: z.number(), id: z.string(), annotations: Annotations }),
   z.object({ op: z.literal('livedump'), req: z.number(), id: z.string() }),
   z.object({ op: z.literal('abandon'), req: z.number(), id: z.string() }),
@@ -85,10 +84,6 @@ function main(): void {
           send({ op: 'reply', req: cmd.req, ok: true });
           break;
         }
-        case 'facts':
-          drainOf(cmd.id).setFacts(cmd.facts);
-          send({ op: 'reply', req: cmd.req, ok: true });
-          break;
         case 'livedump':
           send({ op: 'reply', req: cmd.req, ok: true, result: { summaryPath: drainOf(cmd.id).liveDump() } });
           break;

@@ -236,12 +236,6 @@ export class Drain {
     return { recordSeccomp: this.state.recordSeccomp, bundleSeccomp: this.state.bundleSeccomp };
   }
 
-  /** The facts the record step learnt after it handed the container over (record mode, the bundle's profile). */
-  setFacts(facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'>): void {
-    Object.assign(this.state, facts);
-    Object.assign(this.seccomp, seccompContext(this.state, this.state.arch, errnoName));
-  }
-
   /** A page the event loop read when the CPU's buffer reached its wake-up level; the rest follows in a round. */
   private onPage(cpu: number, page: Buffer): void {
     if (this.finished) return;
