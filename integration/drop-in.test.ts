@@ -135,15 +135,19 @@ describe('recording from scratch is the container\'s explicit choice', () => {
     const env = traced.env(RUNC);
     const create = await runCommand('/bin/sh', ['-c', 'exec "$0" "$@" >/dev/null 2>&1 </dev/null', WRAPPER, '--root', root, 'create', '--bundle', b.bundleDir, id], { env, reject: false });
     expect(create.exitCode, ourLog(traced)).toBe(0);
-    const state = JSON.parse((await runCommand(RUNC, ['--root', root, 'state', id])).stdout) as { annotations: Record<string, string> };
-    expect(state.annotations['oci-ftrace/seccomp']).toMatch(/not enforced while traced/);
-    expect(configBytes(b)).toEqual(before);
-    await runCommand(WRAPPER, ['--root', root, 'start', id], { env });
-    for (let i = 0; i < 100; i++) {
-      if (JSON.parse((await runCommand(RUNC, ['--root', root, 'state', id])).stdout).status === 'stopped') break;
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      const state = JSON.parse((await runCommand(RUNC, ['--root', root, 'state', id])).stdout) as { annotations: Record<string, string> };
+      expect(state.annotations['oci-ftrace/seccomp']).toMatch(/not enforced while traced/);
+      expect(configBytes(b)).toEqual(before);
+      await runCommand(WRAPPER, ['--root', root, 'start', id], { env });
+      for (let i = 0; i < 100; i++) {
+        if (JSON.parse((await runCommand(RUNC, ['--root', root, 'state', id])).stdout).status === 'stopped') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      // Deleted whatever failed above: a container left created would fail every later leak check.
+      await runCommand(WRAPPER, ['--root', root, 'delete', '--force', id], { env, reject: false });
     }
-    await runCommand(WRAPPER, ['--root', root, 'delete', id], { env });
     const { summary } = await readTraceResult(traced, id);
     expect(summary.seccomp).toMatchObject({ recordMode: 'permissive', bundleProfile: true, enforced: false });
     expect(summary.syscalls.mkdir?.count, 'it ran without the profile').toBe(1);
