@@ -8,20 +8,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  cleanUpBench,
   FRONT_DOOR,
   RUNC,
   SYSTEM_PATH,
   benchEnvironment,
-  killProcessesNaming,
   labModules,
   machineLine,
   median,
   printTable,
-  removeDir,
-  removeTraceInstances,
   rounds,
   runsFromEnv,
-  stopAgent,
   tempDir,
   waitForReport,
   withCleanup,
@@ -124,11 +121,5 @@ await withCleanup(
     });
     console.log(`\nreports checked: ${reportsChecked} (each there, 0 lost, its own init, no pid of another container's)`);
   },
-  async () => {
-    for (const id of live) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
-    await stopAgent(config.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
-    killProcessesNaming(idPrefix);
-    removeTraceInstances(`oci-ftrace-${idPrefix}`);
-    removeDir(work);
-  },
+  () => cleanUpBench({ root, ids: live, stateDirs: [config.stateDir], idPrefix, work }),
 );

@@ -9,19 +9,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  cleanUpBench,
   FRONT_DOOR,
   RUNC,
   SYSTEM_PATH,
   benchEnvironment,
-  killProcessesNaming,
   labModules,
   machineLine,
   printTable,
-  removeDir,
-  removeTraceInstances,
   rounds,
   runsFromEnv,
-  stopAgent,
   tempDir,
   timeSync,
   waitForReport,
@@ -129,11 +126,5 @@ await withCleanup(
         `log still pending at that moment in ${pending}, written within ${Math.max(...logMs)} ms after`,
     );
   },
-  async () => {
-    for (const id of live) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
-    await stopAgent(config.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
-    killProcessesNaming(idPrefix);
-    removeTraceInstances(`oci-ftrace-${idPrefix}`);
-    removeDir(work);
-  },
+  () => cleanUpBench({ root, ids: live, stateDirs: [config.stateDir], idPrefix, work }),
 );

@@ -5,22 +5,17 @@
 // ours may be left.
 //
 //   sudo node bench/idle.mjs               (BENCH_IDLE=N containers, default 40; BENCH_IDLE_SECONDS=S window, default 30)
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  cleanUpBench,
   FRONT_DOOR,
-  RUNC,
   SYSTEM_PATH,
   agentOf,
   benchEnvironment,
-  killProcessesNaming,
   labModules,
   machineLine,
   processUsage,
-  removeDir,
-  removeTraceInstances,
-  stopAgent,
   tempDir,
   timeSync,
   waitForReport,
@@ -94,11 +89,5 @@ await withCleanup(
     console.log(`5 s later: ${left.length} instances and ${state.length} state files left`);
     if (left.length || state.length || lost) process.exitCode = 1;
   },
-  async () => {
-    for (const id of live) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
-    await stopAgent(config.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
-    killProcessesNaming(idPrefix);
-    removeTraceInstances(`oci-ftrace-${idPrefix}`);
-    removeDir(work);
-  },
+  () => cleanUpBench({ root, ids: live, stateDirs: [config.stateDir], idPrefix, work }),
 );

@@ -321,3 +321,16 @@ export async function waitForReport(outputDir, id, timeoutMs = 60_000) {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * What a container benchmark leaves on any path, success or not: its containers (force-deleted
+ * under runc's root), the agents of its state directories, processes naming its ids, their ftrace
+ * instances, and its directory.
+ */
+export async function cleanUpBench({ root, ids, stateDirs, idPrefix, work }) {
+  for (const id of ids) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+  for (const stateDir of stateDirs) await stopAgent(stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
+  killProcessesNaming(idPrefix);
+  removeTraceInstances(`oci-ftrace-${idPrefix}`);
+  removeDir(work);
+}

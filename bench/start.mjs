@@ -10,17 +10,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  cleanUpBench,
   FRONT_DOOR,
   RUNC,
   SYSTEM_PATH,
   benchEnvironment,
-  killProcessesNaming,
   labModules,
   machineLine,
   median,
   printTable,
-  removeDir,
-  removeTraceInstances,
   rounds,
   runsFromEnv,
   stopAgent,
@@ -119,11 +117,5 @@ await withCleanup(
         `tracing (prepare, record hook, the start traced) ${diff(traced, never, 'create+start')} ms; starting the agent ${diff(cold, traced, 'create+start')} ms`,
     );
   },
-  async () => {
-    for (const id of created) spawnSync(RUNC, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
-    for (const c of configs) await stopAgent(c.stateDir).catch((err) => console.error(`cleanup: ${err.message}`));
-    killProcessesNaming(idPrefix);
-    removeTraceInstances(`oci-ftrace-${idPrefix}`);
-    removeDir(work);
-  },
+  () => cleanUpBench({ root, ids: created, stateDirs: configs.map((c) => c.stateDir), idPrefix, work }),
 );
