@@ -4,11 +4,18 @@
  * engine's memory limit is not ours. So the agent moves itself into a cgroup of its own, `oci-ftrace`
  * at the root of every cgroup hierarchy it can write (cgroup v2, and each v1 controller), shared by
  * all agents and left in place for the next. Best effort: where it cannot, it says so in our log.
+ *
+ * That cgroup gets AGENT_CPU_WEIGHT: the scheduler shares CPU between sibling cgroups before it
+ * looks at threads' nice values, so at the default weight a drain needing most of a CPU for one
+ * syscall-bound container got a third of what two busy neighbours left it, and its buffer wrapped
+ * (lost events). Its work is the traced containers' own doing, and it is idle when they are quiet.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const AGENT_CGROUP = 'oci-ftrace';
+/** cgroup v2 `cpu.weight` (default 100, at most 10000); v1 `cpu.shares` is the same ratio of 1024. */
+export const AGENT_CPU_WEIGHT = 1000;
 
 interface CgroupMount {
   path: string;
@@ -58,9 +65,20 @@ export function leaveCallersCgroups(pid = process.pid): string[] {
         }
       }
       writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+      setCpuWeight(dir, mount.v2, controllers);
     } catch (err) {
       failed.push(`${controllers || 'cgroup2'}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   return failed;
+}
+
+/** The agent cgroup's CPU weight, where this hierarchy has the cpu controller. */
+function setCpuWeight(dir: string, v2: boolean, controllers: string): void {
+  if (v2) {
+    // Present only where the parent delegates the cpu controller.
+    if (existsSync(join(dir, 'cpu.weight'))) writeFileSync(join(dir, 'cpu.weight'), String(AGENT_CPU_WEIGHT));
+  } else if (controllers.split(',').includes('cpu')) {
+    writeFileSync(join(dir, 'cpu.shares'), String(Math.round((AGENT_CPU_WEIGHT * 1024) / 100)));
+  }
 }

@@ -37,6 +37,8 @@ const QUEUED_PAGES_MAX = 8192;
 const INGEST_SLICE_MS = 10;
 /** Pages ingested between two reads of the kernel's buffers within a round. */
 const PAGES_BETWEEN_READS = 64;
+/** Records released between two reads of the kernel's buffers (a few ms of work). */
+const RELEASE_BATCH = 8192;
 /** Spool segments are rendered whole; this bounds the memory one rendering takes. */
 const SPOOL_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** Called around each slice of the log's rendering (the worker renders at a lower priority). */
@@ -277,7 +279,9 @@ export class Drain {
     const records = this.ingestQueued(toEnd ? Infinity : performance.now() + INGEST_SLICE_MS, toEnd);
     const watermark = Math.min(startedAt, this.ingestedPastNs() / 1e9);
     if (records > 0) this.endSpoolRound(watermark);
-    if (this.ingest.queued > 0) this.ingest.release(watermark * 1e9);
+    // Releasing costs more per record than reading a page: read between batches, so a long round
+    // leaves the kernel's buffers no fuller than a short one.
+    while (this.ingest.queued > 0 && this.ingest.release(watermark * 1e9, RELEASE_BATCH) === RELEASE_BATCH) this.read(toEnd);
     if (this.config.distinctOnly && this.aggregate.syscalls.size !== this.distinctSize) this.updateDistinctFilter();
     if (this.watchesPaused && this.queue.size < this.queue.maxPages / 2) {
       this.watchesPaused = false;

@@ -202,14 +202,15 @@ export class LiveIngest {
 
   /**
    * Feed everything queued at or before `watermarkNs` (monotonic ns, the instance's clock) into the
-   * aggregate, in time order across CPUs; Infinity releases all. Returns the records released.
+   * aggregate, in time order across CPUs; Infinity releases all. At most `limit` records (the
+   * caller reads the kernel's buffers between batches). Returns the records released.
    */
-  release(watermarkNs: number): number {
+  release(watermarkNs: number, limit = Infinity): number {
     const qs = [...this.queues.values()].filter((q) => q.head < q.tail);
     let released = 0;
     if (qs.length === 1) {
       const q = qs[0] as CpuQueue;
-      while (q.head < q.tail && q.ts[q.head]! <= watermarkNs) {
+      while (released < limit && q.head < q.tail && q.ts[q.head]! <= watermarkNs) {
         this.handle(q, q.head);
         q.head += 1;
         released += 1;
@@ -217,7 +218,7 @@ export class LiveIngest {
     } else {
       // Merge by runs: the queue with the earliest head goes on until its next record is later than
       // some other queue's head (a task mostly stays on one CPU for a while, so runs are long).
-      for (;;) {
+      while (released < limit) {
         let best: CpuQueue | undefined;
         let bestTs = Infinity;
         let nextTs = Infinity;
@@ -236,7 +237,7 @@ export class LiveIngest {
           this.handle(best, best.head);
           best.head += 1;
           released += 1;
-        } while (best.head < best.tail && (best.ts[best.head] as number) <= until);
+        } while (released < limit && best.head < best.tail && (best.ts[best.head] as number) <= until);
       }
     }
     for (const q of qs) {

@@ -30,13 +30,14 @@ function analyzeText(): TraceAggregate {
   return a.finish();
 }
 
-type Arrival = 'cpu by cpu' | 'cpus in reverse' | 'page by page' | 'rounds';
+type Arrival = 'cpu by cpu' | 'cpus in reverse' | 'page by page' | 'rounds' | 'rounds in batches';
 
 /**
  * The container capture (integration/container-raw.test.ts): a shell and seccomp-probe under a
  * profile that stops mkdir (EPERM) and kills chmod, traced from createRuntime. Pages arrive in the
  * given order; 'rounds' releases after each round of one page per CPU, up to the latest time every
- * CPU has been read past, as the drain does with its watermark.
+ * CPU has been read past, as the drain does with its watermark; 'rounds in batches' releases
+ * each round a few records at a time, as the drain does between its reads of the kernel's buffers.
  */
 function ingestContainer(arrival: Arrival): { agg: TraceAggregate; ingest: LiveIngest } {
   const meta = containerCaptureMeta();
@@ -64,6 +65,7 @@ function ingestContainer(arrival: Arrival): { agg: TraceAggregate; ingest: LiveI
         lastTs.set(cpu, last);
       }
       if (arrival === 'rounds') ingest.release(Math.min(...lastTs.values()));
+      if (arrival === 'rounds in batches') while (ingest.release(Math.min(...lastTs.values()), 7) === 7);
     }
   }
   ingest.release(Infinity);
@@ -85,7 +87,7 @@ describe('LiveIngest on a real container under its own seccomp profile, pages in
     );
   const tree = (agg: TraceAggregate) => [...agg.processes.values()].map((p) => ({ pid: p.pid, parent: p.parentPid, comm: p.comm, threads: [...p.threads].sort(), syscalls: p.syscalls, blocked: p.blocked })).sort((a, b) => a.pid - b.pid);
 
-  it.each<Arrival>(['cpu by cpu', 'cpus in reverse', 'page by page', 'rounds'])('%s: counts, blocked calls and the process tree are those of the time-ordered text', (arrival) => {
+  it.each<Arrival>(['cpu by cpu', 'cpus in reverse', 'page by page', 'rounds', 'rounds in batches'])('%s: counts, blocked calls and the process tree are those of the time-ordered text', (arrival) => {
     const { agg } = ingestContainer(arrival);
     const text = analyzeContainerText();
     expect(view(agg)).toEqual(view(text));
@@ -122,7 +124,7 @@ describe('LiveIngest on a real container under its own seccomp profile, pages in
   it('finds the seccomp load, by the init, with its arguments, whichever CPU its pages came from', () => {
     const meta = containerCaptureMeta();
     const text = analyzeContainerText();
-    for (const arrival of ['cpu by cpu', 'cpus in reverse', 'rounds'] as const) {
+    for (const arrival of ['cpu by cpu', 'cpus in reverse', 'rounds', 'rounds in batches'] as const) {
       const { agg } = ingestContainer(arrival);
       expect(agg.seccompLoad?.pid).toBe(meta.initPid);
       expect(agg.seccompLoad?.timestamp).toBeCloseTo(text.seccompLoad?.timestamp ?? 0, 5);
