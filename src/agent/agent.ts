@@ -226,7 +226,8 @@ export class Agent {
 
   private async prepare(req: PrepareRequest): Promise<PrepareReply> {
     const inv = parseRuncArgv(req.argv);
-    // Neither creates a container (exec, state, --help), nor one runc will accept: its business.
+    if (inv.entersContainer && inv.usageError === undefined) return this.enterExec(inv, req);
+    // Neither creates a container (state, --help), nor one runc will accept: its business.
     if (!inv.createsContainer || inv.usageError !== undefined) return GO;
     const config = this.configFor(inv.containerId, req.argv);
     if (config instanceof ConfigError) return config.fallback.strict ? this.refuse(inv, req, `oci-ftrace-runc: ${config.message}`) : GO;
@@ -276,6 +277,26 @@ export class Agent {
       if (id !== undefined) await this.undoPrepare(id, config);
       return config.strict ? this.refuse(inv, req, message) : GO;
     }
+  }
+
+  /**
+   * `exec` into a container traced here: the front door's process, which is about to exec the
+   * runtime's exec, joins the container's trace (event-fork takes its children), marked so that
+   * its tree's calls count from its own seccomp load. Anything else goes on untraced.
+   */
+  private async enterExec(inv: RuncInvocation, req: PrepareRequest): Promise<PrepareReply> {
+    const id = inv.containerId;
+    const c = id === undefined ? undefined : this.containers.get(id);
+    if (!c || c.phase !== 'recording' || !c.instance || !this.pool?.has(c.id) || !c.config.traceExec) return GO;
+    const instance = c.instance;
+    try {
+      await this.pool.exec(c.id, req.pid);
+      await this.lane.run('now', () => instance.addPids([req.pid]));
+      this.log.info({ id: c.id, pid: req.pid, argv: inv.operands.slice(1, 8) }, 'exec into the container: traced with it');
+    } catch (err) {
+      this.log.error({ id: c.id, pid: req.pid, err: (err as Error).message.split('\n')[0] }, 'cannot trace an exec into the container; it runs untraced');
+    }
+    return GO;
   }
 
   /** Strict mode: the runtime's own log gets the line (engines show its last error), the front door prints it. */

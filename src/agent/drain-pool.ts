@@ -75,6 +75,11 @@ export class DrainPool {
     return result;
   }
 
+  /** Before the runtime's exec into container id runs in process pid (whose events follow). */
+  async exec(id: string, pid: number): Promise<void> {
+    await this.askFor(id, { op: 'exec', id, pid });
+  }
+
   async livedump(id: string): Promise<{ summaryPath: string }> {
     return (await this.askFor(id, { op: 'livedump', id })) as { summaryPath: string };
   }

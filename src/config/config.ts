@@ -19,6 +19,17 @@ export const ConfigSchema = z
      * those annotated "true" (annotated), or none (never).
      */
     trace: z.enum(TRACE_POLICIES).default('always'),
+    /**
+     * Kubernetes pod sandboxes (the pause container: io.kubernetes.cri.container-type "sandbox",
+     * CRI-O's io.kubernetes.cri-o.ContainerType) are not traced unless this says so: they run no
+     * workload, and a pod's start would pay for a trace nobody reads.
+     */
+    traceSandboxes: z.boolean().default(false),
+    /**
+     * The runtime's exec into a traced container (kubectl exec, exec probes: CRI ExecSync) is
+     * traced with it: such processes run under the container's seccomp profile.
+     */
+    traceExec: z.boolean().default(true),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
     /** The agent's state (run state, saved bundles, checkpoints), kept on tmpfs. */

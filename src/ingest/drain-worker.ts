@@ -25,6 +25,8 @@ export const DrainCommandSchema = z.discriminatedUnion('op', [
   }),
   z.object({ op: z.literal('finish'), req: z.number(), id: z.string(), annotations: Annotations }),
   z.object({ op: z.literal('livedump'), req: z.number(), id: z.string() }),
+  /** The runtime's exec into the container is about to run in this process: trace it as exec'd. */
+  z.object({ op: z.literal('exec'), req: z.number(), id: z.string(), pid: z.number().int().positive() }),
   z.object({ op: z.literal('abandon'), req: z.number(), id: z.string() }),
   z.object({ op: z.literal('checkpoint'), req: z.number() }),
 ]);
@@ -86,6 +88,10 @@ function main(): void {
         }
         case 'livedump':
           send({ op: 'reply', req: cmd.req, ok: true, result: { summaryPath: drainOf(cmd.id).liveDump() } });
+          break;
+        case 'exec':
+          drainOf(cmd.id).enterExec(cmd.pid);
+          send({ op: 'reply', req: cmd.req, ok: true });
           break;
         case 'checkpoint':
           for (const d of drains.values()) d.checkpoint();

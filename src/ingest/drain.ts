@@ -238,6 +238,17 @@ export class Drain {
     return { recordSeccomp: this.state.recordSeccomp, bundleSeccomp: this.state.bundleSeccomp };
   }
 
+  /**
+   * A process about to exec the runtime's `exec` into this container, not yet traced: its events
+   * (and its children's) follow once the agent adds it to the instance's pids. It is in a call
+   * when they begin, and its tree's calls count from its own seccomp load (TraceAggregate).
+   */
+  enterExec(pid: number): void {
+    this.aggregate.markExecRoot(pid);
+    this.ingest.addTracedTask(pid);
+    this.converter?.addTracedTask(pid);
+  }
+
   /** A page the event loop read when the CPU's buffer reached its wake-up level; the rest follows in a round. */
   private onPage(cpu: number, page: Buffer): void {
     if (this.finished) return;

@@ -123,7 +123,7 @@ export class LiveIngest {
   private readonly calls = new Map<number, TaskCalls>();
   private readonly seccompNr: number;
   private readonly prctlNr: number;
-  private readonly initialTasks: ReadonlySet<number>;
+  private readonly initialTasks: Set<number>;
   unknownEvents = 0;
   /** Exits whose task was inside another call: an event was lost between them (counted as loss). */
   unpairedExits = 0;
@@ -250,6 +250,13 @@ export class LiveIngest {
     return released;
   }
 
+  /** A task traced from now on, mid-call (as the initial tasks were): its first exit may end a call begun before. */
+  addTracedTask(pid: number): void {
+    this.initialTasks.add(pid);
+    const t = this.calls.get(pid);
+    if (t) t.fresh = true;
+  }
+
   /** The timestamp of the last record read from cpu (-Infinity before any). */
   lastReadNs(cpu: number): number {
     return this.queues.get(cpu)?.lastNs ?? -Infinity;
@@ -332,7 +339,8 @@ export class LiveIngest {
     const errno = hi === 0xffffffff && lo >= 0xfffff001 ? 0x100000000 - lo : 0;
     if (t.open === nr) {
       t.open = NONE;
-      if (errno !== 0) this.agg.addError(nr, errno, ts);
+      // An exec'd process's calls before its filter load are the runtime's: no error of its counts.
+      if (errno !== 0 && t.proc?.runtimeOnly !== true) this.agg.addError(nr, errno, ts);
       else if (lo === 0 && hi === 0 && this.isFilterLoad(nr, t.arg0, t.arg1)) this.agg.noteFilterLoad(ts, pid);
       return;
     }
@@ -346,8 +354,9 @@ export class LiveIngest {
     if (lo === 0 && hi === 0 && this.forkSyscalls.has(nr)) return;
     if (fresh) {
       // Begun before tracing did: a call the container made all the same.
-      this.agg.countCall(t.proc ?? this.procOf(t, ts), nr, ts);
-      if (errno !== 0) this.agg.addError(nr, errno, ts);
+      const proc = t.proc ?? this.procOf(t, ts);
+      this.agg.countCall(proc, nr, ts);
+      if (errno !== 0 && !proc.runtimeOnly) this.agg.addError(nr, errno, ts);
       return;
     }
     this.agg.addBlocked(nr, pid, this.tasks.tgidOf(pid), this.tasks.commOf(pid), ts, BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)));

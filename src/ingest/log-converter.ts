@@ -64,6 +64,11 @@ export class LogConverter {
     }
   }
 
+  /** A task traced from now on, mid-call (see LiveIngest.addTracedTask). */
+  addTracedTask(pid: number): void {
+    this.pairer.addInitialTask(pid);
+  }
+
   /** A part of the spool was dropped (size cap): say so in the log itself. */
   noteGap(bytes: number): void {
     this.log.write(`# log gap: ${bytes} bytes of spooled trace dropped unrendered (logMaxBytes); summary counts are unaffected`);

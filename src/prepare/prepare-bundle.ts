@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { editBundleSpec } from '../oci-config/bundle-config.js';
 import { setHooksModifier, type SpecModifier } from '../oci-config/modifiers.js';
 import { HOOK_STAGES, type OciHook, type OciSpec } from '../oci-config/schema.js';
-import { isTracedBy, type TracePolicy } from './trace-policy.js';
+import { isTracedBy } from './trace-policy.js';
 import { hostArch } from '../syscalls/index.js';
 import { rmSync } from 'node:fs';
 import { readSavedBundle, restoreBundleOriginal, saveBundleOriginal, savedBundlePath } from './bundle-original.js';
@@ -33,17 +33,17 @@ export function tracingModifiers(config: Config, agent: AgentAddress): SpecModif
       setHooksModifier('createRuntime', [record], (h) => isOurHook('record', h)),
       setHooksModifier('poststop', [report], (h) => isOurHook('report', h)),
       recordModeModifier(hostArch()),
-    ].map((m) => onlyIfTraced(m, config.trace)),
+    ].map((m) => onlyIfTraced(m, config)),
   ];
 }
 
 export { TRACE_ANNOTATION } from './trace-policy.js';
 
-/** Leave the spec alone when the trace policy and the container's annotation say untraced. */
-function onlyIfTraced(modifier: SpecModifier, policy: TracePolicy): SpecModifier {
+/** Leave the spec alone when the trace policy and the container's annotations say untraced. */
+function onlyIfTraced(modifier: SpecModifier, config: Config): SpecModifier {
   return {
     name: modifier.name,
-    apply: (spec) => (isTracedBy(policy, spec.annotations) ? modifier.apply(spec) : spec),
+    apply: (spec) => (isTracedBy(config, spec.annotations) ? modifier.apply(spec) : spec),
   };
 }
 

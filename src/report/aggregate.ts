@@ -67,6 +67,18 @@ export interface ProcessStats {
   firstSeen: number;
   lastSeen: number;
   exited: boolean;
+  /**
+   * Entered the container by the runtime's exec (runc exec: kubectl exec, exec probes), not from
+   * its init: the exec's own runtime process (the root) and everything it started.
+   */
+  exec: boolean;
+  /**
+   * An exec'd process whose calls are still the runtime's: it has not loaded (or inherited) the
+   * container's seccomp filter. Its calls are counted in runtimeCalls, not in the syscalls, exactly
+   * as the init's setup is cut at its load; the root never stops being the runtime's.
+   */
+  runtimeOnly: boolean;
+  runtimeCalls: number;
 }
 
 /** Syscall numbers the aggregate must recognise on the traced arch. */
@@ -116,6 +128,8 @@ export class TraceAggregate {
   seccompLoad: { timestamp: number; pid: number } | undefined;
   /** Earliest exec in the container (the runtime's init becoming the workload). */
   firstExec: { timestamp: number; pid: number } | undefined;
+  /** Processes the runtime's exec started in (the front door's pid, before it execs the runtime). */
+  private readonly execRoots = new Set<number>();
 
   constructor(private readonly known: AggregateSyscalls = {}) {}
 
@@ -124,6 +138,19 @@ export class TraceAggregate {
     if (this.seccompLoad) return { kind: 'seccomp-load', ...this.seccompLoad };
     if (this.firstExec) return { kind: 'first-exec', ...this.firstExec };
     return { kind: 'none', timestamp: null, pid: null };
+  }
+
+  /**
+   * A process about to run the runtime's exec into this container (before any of its events): it
+   * and everything it starts are marked exec'd, and their calls count from their own seccomp load.
+   */
+  markExecRoot(pid: number): void {
+    this.execRoots.add(pid);
+    const proc = this.processes.get(pid);
+    if (proc) {
+      proc.exec = true;
+      proc.runtimeOnly = true;
+    }
   }
 
   /** Process-lifecycle events (fork, exec, exit); syscall events go through addSyscall. */
@@ -140,13 +167,14 @@ export class TraceAggregate {
         const child = this.processes.get(event.childPid);
         if (child && child.pid !== parent.pid) {
           child.parentPid ??= parent.pid;
+          if (parent.exec && !child.exec) this.inheritExec(child, parent);
           if (child.execs.length === 0 && (child.comm === '<...>' || child.comm === '') && event.childComm !== '') child.comm = event.childComm;
         }
         break;
       }
       case 'exec': {
-        if (!this.firstExec || event.timestamp < this.firstExec.timestamp) this.firstExec = { timestamp: event.timestamp, pid: event.execPid };
         const proc = this.processFor(event.execPid, event.tgid, event.comm, event.timestamp);
+        if (!proc.exec && (!this.firstExec || event.timestamp < this.firstExec.timestamp)) this.firstExec = { timestamp: event.timestamp, pid: event.execPid };
         const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
         if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
         if (proc.execs.length < MAX_EXECS_PER_PROCESS) proc.execs.push(event.filename);
@@ -175,26 +203,12 @@ export class TraceAggregate {
       this.addBlocked(record.nr, record.pid, record.tgid, record.comm, record.timestamp, record.ret ?? 0n);
       return;
     }
-    this.addEntry(record.nr, record.pid, record.tgid, record.comm, record.timestamp);
+    const proc = this.processFor(record.pid, record.tgid, record.comm, record.timestamp);
+    const runtimes = proc.runtimeOnly;
+    this.countCall(proc, record.nr, record.timestamp);
     if (record.ret === 0n && this.isFilterLoad(record)) this.noteFilterLoad(record.exitTimestamp ?? record.timestamp, record.pid);
     const errno = errnoOf(record.ret);
-    if (errno !== undefined) this.addError(record.nr, errno, record.timestamp);
-  }
-
-  /**
-   * One call made (its entry). With addError and noteFilterLoad this is the order-independent
-   * core the drain's hot path feeds directly from raw pages, without pairing.
-   */
-  addEntry(nr: number, pid: number, tgid: number | undefined, comm: string, ts: number): void {
-    this.totalSyscalls += 1;
-    this.touchTime(ts);
-    const stats = this.statsFor(nr, ts);
-    stats.count += 1;
-    if (ts < stats.firstSeen) stats.firstSeen = ts;
-    if (ts > stats.lastSeen) stats.lastSeen = ts;
-    const proc = this.processFor(pid, tgid, comm, ts);
-    stats.pids.add(proc.pid);
-    proc.syscalls += 1;
+    if (errno !== undefined && !runtimes) this.addError(record.nr, errno, record.timestamp);
   }
 
   /**
@@ -205,8 +219,16 @@ export class TraceAggregate {
     return this.processFor(pid, tgid, comm, ts);
   }
 
-  /** One call that ran, by a task whose process the caller holds: what addEntry does, with no lookups but the syscall's. */
+  /**
+   * One call that ran (its entry), by a task whose process the caller holds. With addError and
+   * noteFilterLoad this is the order-independent core the drain's hot path feeds from raw pages.
+   */
   countCall(proc: ProcessStats, nr: number, ts: number): void {
+    if (proc.runtimeOnly) {
+      proc.runtimeCalls += 1;
+      if (ts > proc.lastSeen) proc.lastSeen = ts;
+      return;
+    }
     this.totalSyscalls += 1;
     if (ts < this.first) this.first = ts;
     if (ts > this.last) this.last = ts;
@@ -248,7 +270,20 @@ export class TraceAggregate {
 
   /** The runtime's seccomp filter load returned at `ts`: the profile's start point. */
   noteFilterLoad(ts: number, pid: number): void {
+    const proc = this.processes.get(this.threadGroup.get(pid) ?? pid);
+    if (proc?.exec) {
+      // An exec'd process loading the container's filter: its calls (and its children's) are the
+      // workload's from here. The container's profile start stays the init's load.
+      if (!this.execRoots.has(proc.pid)) proc.runtimeOnly = false;
+      return;
+    }
     if (!this.seccompLoad || ts < this.seccompLoad.timestamp) this.seccompLoad = { timestamp: ts, pid };
+  }
+
+  /** A child of an exec'd process: exec'd too, and the runtime's until it or its parent loaded the filter. */
+  private inheritExec(child: ProcessStats, parent: ProcessStats): void {
+    child.exec = true;
+    child.runtimeOnly = parent.runtimeOnly;
   }
 
   private statsFor(nr: number, ts: number): SyscallStats {
@@ -283,7 +318,15 @@ export class TraceAggregate {
     const key = tgid ?? this.threadGroup.get(pid) ?? pid;
     let proc = this.processes.get(key);
     if (!proc) {
-      proc = { pid: key, comm, parentPid: this.parentOf.get(key), execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false };
+      const parentPid = this.parentOf.get(key);
+      proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, exec: false, runtimeOnly: false, runtimeCalls: 0 };
+      if (this.execRoots.has(key)) {
+        proc.exec = true;
+        proc.runtimeOnly = true;
+      } else {
+        const parent = parentPid === undefined ? undefined : this.processes.get(parentPid);
+        if (parent?.exec) this.inheritExec(proc, parent);
+      }
       this.processes.set(key, proc);
     }
     proc.threads.add(pid);

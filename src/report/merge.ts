@@ -51,6 +51,7 @@ function mergeProcess(a: ProcessEntry, b: ProcessEntry): ProcessEntry {
     blocked: a.blocked + b.blocked,
     firstSeen: Math.min(a.firstSeen, b.firstSeen),
     lastSeen: Math.max(a.lastSeen, b.lastSeen),
+    ...(a.exec || b.exec ? { exec: true, runtimeCalls: (a.runtimeCalls ?? 0) + (b.runtimeCalls ?? 0) } : {}),
   };
 }
 

@@ -31,7 +31,8 @@ export function renderSummaryText(s: Summary): string {
   for (const p of Object.values(s.processes)) {
     const exec = p.execs.length > 0 ? ` exec ${p.execs.join(', ')}` : '';
     const stopped = p.blocked > 0 ? `, ${p.blocked} blocked` : '';
-    lines.push(`  ${p.pid} ${p.comm}${p.parentPid !== null ? ` (parent ${p.parentPid})` : ''}: ${p.syscalls} syscalls${stopped}, ${p.threads.length} thread(s)${exec}`);
+    const entered = p.exec ? ` [exec'd${p.runtimeCalls ? `; ${p.runtimeCalls} calls of the runtime's before its seccomp load` : ''}]` : '';
+    lines.push(`  ${p.pid} ${p.comm}${p.parentPid !== null ? ` (parent ${p.parentPid})` : ''}: ${p.syscalls} syscalls${stopped}, ${p.threads.length} thread(s)${exec}${entered}`);
   }
   return lines.join('\n') + '\n';
 }

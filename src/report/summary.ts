@@ -51,6 +51,10 @@ export const ProcessSummarySchema = z.object({
   blocked: z.number().int().nonnegative().default(0),
   firstSeen: z.number(),
   lastSeen: z.number(),
+  /** Entered by the runtime's exec (kubectl exec, an exec probe), not started by the init. */
+  exec: z.boolean().optional(),
+  /** Of an exec'd process: calls before its seccomp load, the runtime's (not in syscalls). */
+  runtimeCalls: z.number().int().nonnegative().optional(),
 });
 
 /**
@@ -190,6 +194,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       blocked: p.blocked,
       firstSeen: p.firstSeen,
       lastSeen: p.lastSeen,
+      ...(p.exec ? { exec: true, runtimeCalls: p.runtimeCalls } : {}),
     };
   }
   return {

@@ -1,7 +1,7 @@
 // The flags runc and crun accept, as one union: runc 1.1 (what engines were written against),
 // the later runc additions, crun's extras and urfave/cli's built-in help and version. A flag
 // only one runtime knows is still read with the right arity here; that runtime's sibling
-// rejects the command line itself. bin/oci-ftrace-runc holds the same tables (a test checks).
+// rejects the command line itself. The agent alone reads them (the front door only sniffs).
 
 import type { FlagDef } from './go-flag.js';
 
@@ -85,6 +85,32 @@ export const COMMAND_FLAGS: Readonly<Record<CreatingCommand, readonly FlagDef[]>
     ...HELP_FLAGS,
   ],
 };
+
+/**
+ * `exec`'s flags (runc 1.1 and later, crun's extras): they come before the container id, since
+ * runc's exec does not reorder its arguments (SkipArgReorder) and crun's argp stops at the first
+ * operand; what follows the id is the command to run.
+ */
+export const EXEC_FLAGS: readonly FlagDef[] = [
+  str('console-socket'),
+  str('pidfd-socket'), // runc >= 1.2
+  str('cwd'),
+  { names: ['env', 'e'], kind: 'stringSlice' },
+  bool('tty', 't'),
+  str('user', 'u'),
+  { names: ['additional-gids', 'g'], kind: 'stringSlice' },
+  str('process', 'p'),
+  bool('detach', 'd'),
+  str('pid-file'),
+  str('process-label'),
+  str('apparmor'),
+  bool('no-new-privs'),
+  { names: ['cap', 'c'], kind: 'stringSlice' },
+  { names: ['preserve-fds'], kind: 'int' },
+  { names: ['cgroup'], kind: 'stringSlice' },
+  bool('ignore-paused'),
+  ...HELP_FLAGS,
+];
 
 export function isCreatingCommand(command: string | undefined): command is CreatingCommand {
   return (CREATING_COMMANDS as readonly string[]).includes(command ?? '');

@@ -4,6 +4,7 @@
 
 import {
   COMMAND_FLAGS,
+  EXEC_FLAGS,
   GLOBAL_FLAGS,
   HELP_FLAG_NAMES,
   VERSION_FLAG_NAMES,
@@ -42,6 +43,8 @@ export interface RuncInvocation {
   commandArgs: string[];
   /** create, run or restore that will not just print help: the invocations we prepare. */
   createsContainer: boolean;
+  /** exec into a container (containerId), that will not just print help or fail on its flags. */
+  entersContainer: boolean;
   /** Help or version was asked for, globally or for the creating command. */
   helpRequested: boolean;
   /**
@@ -110,6 +113,7 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
     globals,
     commandArgs: [],
     createsContainer: false,
+    entersContainer: false,
     helpRequested: false,
     detach: false,
     commandFlags: new Map(),
@@ -129,6 +133,7 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
   if (command === undefined) return invocation;
   invocation.command = command;
   invocation.commandArgs = commandArgs;
+  if (command === 'exec') return readExec(invocation, commandArgs);
   if (!isCreatingCommand(command)) return invocation;
 
   const commandParse = parseGoFlags(reorderArgsUrfaveV1(commandArgs), COMMAND_FLAGS[command]);
@@ -165,6 +170,31 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
     invocation.usageError = 'container id cannot be empty';
   }
   invocation.createsContainer = !invocation.helpRequested;
+  return invocation;
+}
+
+/** exec [flags] ID COMMAND...: flags only before the id; the rest is the process to run. */
+function readExec(invocation: RuncInvocation, commandArgs: readonly string[]): RuncInvocation {
+  const parse = parseGoFlags(commandArgs, EXEC_FLAGS);
+  invocation.commandFlags = parse.values;
+  invocation.operands = [...parse.positionals];
+  if (parse.error !== undefined) {
+    invocation.usageError = parse.error;
+    const unknown = unknownFlagOf(parse, commandArgs);
+    if (unknown !== undefined) invocation.unknownFlag = unknown;
+    return invocation;
+  }
+  if (isTrue(parse, HELP_FLAG_NAMES)) {
+    invocation.helpRequested = true;
+    return invocation;
+  }
+  const pidFile = last(parse, 'pid-file');
+  if (pidFile !== undefined) invocation.pidFile = pidFile;
+  invocation.detach = isTrue(parse, ['detach']);
+  const containerId = parse.positionals[0];
+  if (containerId === undefined || containerId === '') return invocation;
+  invocation.containerId = containerId;
+  invocation.entersContainer = true;
   return invocation;
 }
 

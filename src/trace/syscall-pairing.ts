@@ -43,6 +43,11 @@ export class SyscallPairer {
     this.unseenInitial = new Set(initialTasks);
   }
 
+  /** A task traced from now on, in a call begun before (as an initial task is). */
+  addInitialTask(pid: number): void {
+    this.unseenInitial.add(pid);
+  }
+
   /** Tasks seen at all (for everyTask). */
   private readonly seen = new Set<number>();
 

@@ -30,7 +30,7 @@ export const ARGV_CASES: readonly ArgvCase[] = [
   { argv: ['frobnicate', 'create'], command: 'frobnicate', createsContainer: false },
   { argv: [''], command: '', createsContainer: false },
   { argv: ['-', 'create', 'id'], command: '-', createsContainer: false },
-  { argv: ['exec', 'ID', 'create'], command: 'exec', createsContainer: false },
+  { argv: ['exec', 'ID', 'create'], command: 'exec', createsContainer: false, containerId: 'ID' },
   { argv: ['--root', 'create', 'list'], command: 'list', createsContainer: false },
   { argv: ['--root', '--debug', 'create', 'id'], command: 'create', createsContainer: true, containerId: 'id' },
   { argv: ['--debug=maybe', 'create', 'id'], command: '', createsContainer: false, usageError: true },

@@ -105,3 +105,20 @@ describe('runtimeLogTarget', () => {
     expect(target('--log-format=json', 'state')).toBeUndefined();
   });
 });
+
+describe('exec: the calls that enter a container', () => {
+  it('reads the container id after exec flags; what follows is the command, flags and all', () => {
+    const inv = parseRuncArgv(['--root', '/run/x', 'exec', '--process', '/tmp/p.json', '-d', '--pid-file', '/tmp/pid', 'ctr1']);
+    expect({ enters: inv.entersContainer, creates: inv.createsContainer, id: inv.containerId, detach: inv.detach, pidFile: inv.pidFile }).toEqual({ enters: true, creates: false, id: 'ctr1', detach: true, pidFile: '/tmp/pid' });
+    const cmd = parseRuncArgv(['exec', '-e', 'A=1', '-e', 'B=2', '-t', 'ctr2', 'sh', '-c', 'ls -d /']);
+    expect({ enters: cmd.entersContainer, id: cmd.containerId, operands: cmd.operands }).toEqual({ enters: true, id: 'ctr2', operands: ['ctr2', 'sh', '-c', 'ls -d /'] });
+  });
+
+  it('enters nothing on help, a bad flag or no id', () => {
+    expect(parseRuncArgv(['exec', '--help']).entersContainer).toBe(false);
+    expect(parseRuncArgv(['exec', '--no-such-flag', 'c']).entersContainer).toBe(false);
+    expect(parseRuncArgv(['exec', '--no-such-flag', 'c']).usageError).toBeDefined();
+    expect(parseRuncArgv(['exec']).entersContainer).toBe(false);
+    expect(parseRuncArgv(['state', 'c']).entersContainer).toBe(false);
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { TraceAggregate } from '../../src/report/aggregate.js';
+import { buildSummary, syscallsSinceProfileStart } from '../../src/report/summary.js';
+import type { TraceEvent } from '../../src/trace/events.js';
+
+// x86_64 numbers.
+const NR = { read: 0, write: 1, openat: 257, futex: 202, setns: 308, seccomp: 317, getdents64: 217, execve: 59, nanosleep: 35 } as const;
+const NAME = new Map(Object.entries(NR).map(([k, v]) => [v, k]));
+
+function fork(ts: number, parent: number, child: number): TraceEvent {
+  return { kind: 'fork', comm: 'x', pid: parent, tgid: parent, cpu: 0, timestamp: ts, parentPid: parent, childComm: 'x', childPid: child };
+}
+function exec(ts: number, pid: number, filename: string): TraceEvent {
+  return { kind: 'exec', comm: 'x', pid, tgid: pid, cpu: 0, timestamp: ts, filename, execPid: pid, oldPid: pid };
+}
+
+/**
+ * A container whose init (pid 10) loads its filter at t=1 and runs `read`; then, at t=5, the
+ * runtime's exec (root 50, the front door become runc exec) starts its init 51, which joins the
+ * namespaces (setns), loads the filter at t=6 and execs `ls` (getdents64), which forks 52 (write).
+ */
+function containerWithExec(): TraceAggregate {
+  const agg = new TraceAggregate({ seccomp: NR.seccomp });
+  const proc = (pid: number) => agg.processOf(pid, pid, 'x', 0);
+  agg.countCall(proc(10), NR.seccomp, 0.9);
+  agg.noteFilterLoad(1, 10);
+  agg.countCall(proc(10), NR.read, 2);
+  agg.markExecRoot(50);
+  agg.countCall(proc(50), NR.futex, 5.0); // runc exec's own Go runtime
+  agg.countCall(proc(50), NR.openat, 5.01);
+  agg.addEvent(exec(5.02, 50, '/usr/sbin/runc'));
+  agg.addEvent(fork(5.1, 50, 51));
+  agg.countCall(proc(51), NR.setns, 5.2);
+  agg.countCall(proc(51), NR.seccomp, 5.9);
+  agg.noteFilterLoad(6, 51);
+  agg.countCall(proc(51), NR.nanosleep, 6.1);
+  agg.countCall(proc(51), NR.execve, 6.2);
+  agg.addEvent(exec(6.3, 51, '/bin/ls'));
+  agg.countCall(proc(51), NR.getdents64, 6.4);
+  agg.addEvent(fork(6.5, 51, 52));
+  agg.countCall(proc(52), NR.write, 6.6);
+  agg.countCall(proc(50), NR.futex, 7); // runc exec waiting for it
+  return agg;
+}
+
+function summaryOf(agg: TraceAggregate) {
+  return buildSummary(agg, {
+    containerId: 'c',
+    arch: 'x86_64',
+    kind: 'final',
+    source: 'collector',
+    clock: 'mono',
+    loss: { lost: 0, overrun: 0, dropped: 0, perCpu: [] },
+    now: new Date(0),
+    syscallName: (nr) => NAME.get(nr) ?? `nr${nr}`,
+    errnoName: () => undefined,
+  });
+}
+
+describe("the runtime's exec into a container", () => {
+  it("counts an exec'd process's calls from its own seccomp load, as the init's, and its children's", () => {
+    const s = summaryOf(containerWithExec());
+    expect(syscallsSinceProfileStart(s)).toEqual(['execve', 'getdents64', 'nanosleep', 'read', 'write']);
+    // The runtime's part of the exec (runc exec itself, its init before the load) is not the container's.
+    expect(s.syscalls.setns).toBeUndefined();
+    expect(s.syscalls.futex).toBeUndefined();
+    expect(s.syscalls.openat).toBeUndefined();
+    expect(s.processes['50']).toMatchObject({ exec: true, syscalls: 0, runtimeCalls: 3 });
+    expect(s.processes['51']).toMatchObject({ exec: true, syscalls: 3, runtimeCalls: 2, parentPid: 50 });
+    expect(s.processes['52']).toMatchObject({ exec: true, syscalls: 1, runtimeCalls: 0, parentPid: 51 });
+    expect(s.processes['10']?.exec).toBeUndefined();
+  });
+
+  it("leaves the profile's start at the init's load, and the first exec the init's", () => {
+    const agg = containerWithExec();
+    expect(agg.profileStart()).toEqual({ kind: 'seccomp-load', timestamp: 1, pid: 10 });
+    expect(agg.firstExec).toBeUndefined();
+  });
+
+  it('keeps the errors of the runtime part out of the counts', () => {
+    const agg = new TraceAggregate({ seccomp: NR.seccomp });
+    agg.markExecRoot(50);
+    const p = agg.processOf(50, 50, 'runc', 1);
+    agg.addSyscall({ nr: NR.openat, pid: 50, tgid: 50, comm: 'runc', timestamp: 1, args: [], ret: -2n, blocked: false } as never);
+    expect(p.runtimeCalls).toBe(1);
+    expect(agg.syscalls.get(NR.openat)).toBeUndefined();
+  });
+});
