@@ -14,6 +14,7 @@ import { hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/ind
 import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
 import { NoAgentError, askAgent } from './agent-client.js';
 import { registerProfileCommands } from './profile-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 class UsageError extends Error {}
 
@@ -125,6 +126,7 @@ function program(): Command {
       }
     });
   registerProfileCommands(cmd);
+  registerDoctorCommand(cmd);
   return cmd;
 }
 
