@@ -24,6 +24,8 @@ import { readPending, readRunState, removePending, removeRunState, writePending,
 import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 import { CheckpointFile, type Adoption } from '../ingest/drain.js';
 import { SummarySchema } from '../report/summary.js';
+import { claimReportDir } from '../report/report-dir.js';
+import { kubernetesIdentity } from '../kubernetes/identity.js';
 import { bundleFacts, putBundleBack } from './bundle-facts.js';
 import { ConfigError, ConfigSource } from './config-source.js';
 import { DrainPool } from './drain-pool.js';
@@ -400,7 +402,7 @@ export class Agent {
       runState.initStart = processIdentity(runState.pid)?.split(':')[1];
       // The runtime has read config.json: it goes back as found before the runtime goes on (a create
       // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of it.
-      Object.assign(runState, await bundleFacts(config, state.id, state.annotations, log));
+      Object.assign(runState, await bundleFacts(config, state.id, state.annotations, log), reportPlace(config, state, log));
       writeRunState(config.stateDir, runState);
       removePending(config.stateDir, state.id);
       c.runState = runState;
@@ -647,3 +649,15 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 const GO: PrepareReply = { v: 1, go: true };
 const OK: HookReply = { v: 1, ok: true };
 const DEFAULTS: Config = ConfigSchema.parse({});
+
+/** The report's directory and the container's Kubernetes identity; a failure costs the names, not the trace. */
+function reportPlace(config: Config, state: OciState, log: Logger): Pick<RunState, 'reportDir' | 'kubernetes'> {
+  const { identity, problem } = { problem: undefined, ...kubernetesIdentity(state.annotations) };
+  if (problem) log.warn({ problem }, 'the report is named by the container id: ' + problem);
+  try {
+    return { reportDir: claimReportDir(config.outputDir, state.id, identity), ...(identity ? { kubernetes: identity } : {}) };
+  } catch (err) {
+    log.warn({ err: (err as Error).message.split('\n')[0] }, 'cannot make the report directory now; the drain tries again');
+    return identity ? { kubernetes: identity } : {};
+  }
+}

@@ -10,6 +10,7 @@ import { validateContainerId } from '../state/oci-state.js';
 import { readRunState } from '../state/run-state.js';
 import { renderSummaryText } from '../report/summary-text.js';
 import { SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
+import { findReportDir, listReports } from '../report/report-index.js';
 import { hostArch, syscallName, syscallNumber, type Arch } from '../syscalls/index.js';
 import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/index.js';
 import { NoAgentError, askAgent } from './agent-client.js';
@@ -90,12 +91,30 @@ function program(): Command {
     });
 
   cmd
+    .command('ls')
+    .description('list the reports under the output directory: Kubernetes NS/POD/CONTAINER (or the container id), id, when, loss')
+    .option('--json', 'print them as JSON')
+    .action((opts: { json?: boolean }) => {
+      const reports = listReports(configOrDie().outputDir);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
+        return;
+      }
+      for (const r of reports) {
+        const who = r.kubernetes ? `${r.kubernetes.namespace}/${r.kubernetes.pod}/${r.kubernetes.container}` : r.containerId;
+        const image = r.kubernetes?.image ? `  ${r.kubernetes.image}` : '';
+        process.stdout.write(`${who}  ${r.containerId.slice(0, 12)}  ${r.generatedAt}  ${r.lost === 0 ? '0 lost' : `${r.lost} LOST`}${image}  ${r.dir}\n`);
+      }
+    });
+
+  cmd
     .command('show')
     .description('print a summary: a summary.json path, or a container id under the output directory')
     .argument('<summary-or-id>')
     .option('--json', 'print the validated JSON instead of a table')
     .action((target: string, opts: { json?: boolean }) => {
-      const path = target.includes('/') || target.endsWith('.json') ? target : join(containerOutputDir(configOrDie().outputDir, target), SUMMARY_FILE_NAME);
+      const outputDir = configOrDie().outputDir;
+      const path = target.includes('/') || target.endsWith('.json') ? target : join(findReportDir(outputDir, validateContainerId(target)) ?? containerOutputDir(outputDir, target), SUMMARY_FILE_NAME);
       let raw: unknown;
       try {
         raw = JSON.parse(readFileSync(path, 'utf8'));

@@ -6,6 +6,7 @@ import { release } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
+import { reportsOfWorkload } from '../report/report-index.js';
 import {
   DOCKER_DEFAULT_CAPABILITIES,
   ProfileError,
@@ -56,6 +57,18 @@ function collect(value: string, previous: string[]): string[] {
 
 function outputDir(): string {
   return loadConfig().outputDir;
+}
+
+/** The report directories of a workload; none is an error, naming what was looked for. */
+function workloadReports(selector: string, parts: 2 | 3): string[] {
+  let found;
+  try {
+    found = reportsOfWorkload(outputDir(), selector, parts);
+  } catch (err) {
+    throw new ProfileError(`--${parts === 2 ? 'pod' : 'container'}: ${(err as Error).message}`);
+  }
+  if (found.length === 0) throw new ProfileError(`--${parts === 2 ? 'pod' : 'container'} ${selector}: no final report of it under ${outputDir()}`);
+  return found.map((r) => r.dir);
 }
 
 async function loadSources(args: readonly string[]): Promise<LoadedSource[]> {
@@ -120,7 +133,9 @@ export function registerProfileCommands(program: Command): void {
   program
     .command('profile')
     .description('write a seccomp profile from one or more reports (their union), starting where the runtime loaded its filter')
-    .argument('<reports...>', 'summary.json files, report directories, or container ids under the output directory')
+    .argument('[reports...]', 'summary.json files, report directories, or container ids under the output directory')
+    .option('--pod <ns/pod>', "and every report of this Kubernetes pod's containers (all restarts; * matches any run of characters, for replicas)")
+    .option('--container <ns/pod/name>', 'and every report of this container of the pod (all restarts; * as for --pod)')
     .option('-f, --format <format>', 'oci (linux.seccomp), docker (--security-opt seccomp=), spo (SeccompProfile YAML)', 'oci')
     .option('-o, --output <file>', 'write to this file (atomically) instead of stdout')
     .option('-i, --input <profile>', 'merge this profile in: what it blocks or restricts stays so (repeatable)', collect, [])
@@ -129,10 +144,15 @@ export function registerProfileCommands(program: Command): void {
     .option('--capabilities <list>', "comma-separated capabilities for Docker profiles' conditions (default: Docker's defaults)")
     .option('--allow-lost-events', 'accept reports whose trace lost events (the profile may miss syscalls)')
     .option('--runtime <list>', "the runtimes it will run under (runc, crun): allows what their own code may do after loading the filter at moments no recording pins down", 'runc,crun')
-    .action(async (reports: string[], opts: MergeOptions & { format: string; output?: string; name?: string; capabilities?: string }) => {
+    .action(async (reports: string[], opts: MergeOptions & { format: string; output?: string; name?: string; capabilities?: string; pod?: string; container?: string }) => {
       if (!isProfileFormat(opts.format)) throw new ProfileError(`--format: "${opts.format}" is not one of oci, docker, spo`);
-      const made = await profileFromReports(await loadSources(reports), opts, parseCapabilities(opts.capabilities));
-      const text = renderProfile(made.profile, opts.format, { name: opts.name ?? spoNameFor(made.containerIds.join('-')) });
+      const workload = opts.container ?? opts.pod;
+      const ofWorkload = workload === undefined ? [] : workloadReports(workload, opts.container !== undefined ? 3 : 2);
+      if (reports.length + ofWorkload.length === 0) throw new ProfileError('profile: name reports, or a workload with --pod or --container');
+      const made = await profileFromReports(await loadSources([...reports, ...ofWorkload]), opts, parseCapabilities(opts.capabilities));
+      // An SPO resource of a workload is named after it, not after one of its containers' ids.
+      const name = opts.name ?? spoNameFor(workload !== undefined ? workload.replace(/\*/g, '').replace(/\//g, '-') : made.containerIds.join('-'));
+      const text = renderProfile(made.profile, opts.format, { name });
       if (opts.output) await writeFileAtomic(resolve(opts.output), text, { mode: 0o644 });
       else process.stdout.write(text);
       process.stderr.write(describeMade(made));

@@ -139,7 +139,7 @@ export class Drain {
     // process with one name, known now even if they are gone before their events are read.
     const initial = state.initialTasks ?? [state.pid];
     this.tasks = new TaskTable(procReader, new Map(state.initComm ? initial.map((t) => [t, state.initComm as string]) : []), new Map(initial.map((t) => [t, state.pid])));
-    this.outDir = containerOutputDir(config.outputDir, state.id);
+    this.outDir = state.reportDir ?? containerOutputDir(config.outputDir, state.id);
     const arch = state.arch;
     const forkSyscalls = forkSyscallNumbers(arch);
     const known = { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) };
@@ -411,6 +411,7 @@ export class Drain {
       syscallName: (nr) => syscallName(nr, this.state.arch),
       errnoName,
       log,
+      ...(this.state.kubernetes ? { kubernetes: this.state.kubernetes } : {}),
       ...this.seccomp,
     });
     const part = this.adoption?.checkpoint?.summary;

@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { SummarySchema, type Summary } from '../report/summary.js';
 import { parseJsonLossless } from '../oci-config/lossless-json.js';
 import { describeIssue } from '../oci-config/schema.js';
+import { findReportDir } from '../report/report-index.js';
+import { validateContainerId } from '../state/oci-state.js';
 import { SUMMARY_FILE_NAME, containerOutputDir } from '../state/paths.js';
 import { ProfileError, parseInputProfile } from './input-profile.js';
 import type { InputSeccomp } from './seccomp.js';
@@ -37,7 +39,7 @@ export type LoadedSource = LoadedReport | LoadedProfile;
  */
 export async function loadSource(arg: string, outputDir: string): Promise<LoadedSource> {
   let path = arg;
-  if (!existsSync(path) && !arg.includes('/') && !arg.endsWith('.json')) path = containerOutputDir(outputDir, arg);
+  if (!existsSync(path) && !arg.includes('/') && !arg.endsWith('.json')) path = findReportDir(outputDir, validateContainerId(arg)) ?? containerOutputDir(outputDir, arg);
   if (!existsSync(path)) throw new ProfileError(`${arg}: no such file, report directory or container report`);
   if (statSync(path).isDirectory()) {
     const summaryPath = join(path, SUMMARY_FILE_NAME);

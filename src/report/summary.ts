@@ -1,3 +1,4 @@
+import { KubernetesIdentitySchema } from '../kubernetes/identity.js';
 import { z } from 'zod';
 import type { TraceAggregate } from './aggregate.js';
 
@@ -109,6 +110,8 @@ export const SummarySchema = z.object({
     timestamp: z.number().nullable(),
     pid: z.number().int().nullable(),
   }),
+  /** Who the container was in Kubernetes (from the CRI runtime's annotations), when it was a pod's. */
+  kubernetes: KubernetesIdentitySchema.optional(),
   /** syscall name -> stats, sorted by name. */
   syscalls: z.record(z.string(), SyscallSummarySchema),
   /** pid (process, i.e. thread group) -> stats. */
@@ -128,6 +131,7 @@ export interface SummaryContext {
   errnoName: (errno: number) => string | undefined;
   /** How the container's profile was treated, when known. */
   seccomp?: Summary['seccomp'];
+  kubernetes?: Summary['kubernetes'];
   log?: Summary['log'];
   /** The bundle profile's rule that stops a syscall, as text, when the profile is known. */
   blockingRule?: (name: string, blocked: { errnos: ReadonlyMap<number, number>; killed: number }) => string | undefined;
@@ -215,6 +219,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     loss: ctx.loss,
     ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}),
     ...(ctx.log ? { log: ctx.log } : {}),
+    ...(ctx.kubernetes ? { kubernetes: ctx.kubernetes } : {}),
     profileStart: agg.profileStart(),
     syscalls,
     processes,

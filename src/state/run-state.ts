@@ -1,3 +1,4 @@
+import { KubernetesIdentitySchema } from '../kubernetes/identity.js';
 import { readFileSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { runStatePath } from './paths.js';
@@ -25,6 +26,10 @@ export const RunStateSchema = z
     recordSeccomp: z.enum(['keep', 'permissive']).optional(),
     /** The bundle's own linux.seccomp as found, as lossless JSON ("null": it had none). */
     bundleSeccomp: z.string().optional(),
+    /** Where its report goes (src/report/report-dir.ts); absent: OUTPUT_DIR/<id>/. */
+    reportDir: z.string().startsWith('/').optional(),
+    /** Its Kubernetes identity, from the CRI runtime's annotations. */
+    kubernetes: KubernetesIdentitySchema.optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunStateSchema>;

@@ -5,7 +5,7 @@ import type { TraceEvent } from '../../src/trace/events.js';
 
 // x86_64 numbers.
 const NR = { read: 0, write: 1, openat: 257, futex: 202, setns: 308, seccomp: 317, getdents64: 217, execve: 59, nanosleep: 35 } as const;
-const NAME = new Map(Object.entries(NR).map(([k, v]) => [v, k]));
+const NAME = new Map<number, string>(Object.entries(NR).map(([k, v]) => [v as number, k]));
 
 function fork(ts: number, parent: number, child: number): TraceEvent {
   return { kind: 'fork', comm: 'x', pid: parent, tgid: parent, cpu: 0, timestamp: ts, parentPid: parent, childComm: 'x', childPid: child };
