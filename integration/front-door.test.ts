@@ -454,6 +454,15 @@ describe('the runtime lookup', () => {
     expect(parseProbe(named.stdout).argv.map(String)).toEqual(['my-runtime', 'x']);
   });
 
+  it('OCI_FTRACE_WHICH_RUNTIME=1 prints what it would exec (doctor asks so), runs nothing, and says the lookup error', async () => {
+    const which = await door(['create', 'id'], { env: { OCI_FTRACE_WHICH_RUNTIME: '1', OCI_FTRACE_RUNTIME: PROBE } });
+    expect(shown(which)).toEqual({ exitCode: 0, stdout: PROBE, stderr: '' });
+    const none = await door([], { env: { OCI_FTRACE_WHICH_RUNTIME: '1', OCI_FTRACE_RUNTIME: 'no-such-runtime' } });
+    expect(shown(none)).toEqual({ exitCode: 1, stdout: '', stderr: 'oci-ftrace-runc: runtime "no-such-runtime" not found on PATH' });
+    // Any other value is not the query: the runtime runs.
+    expect(parseProbe((await door(['x'], { env: { OCI_FTRACE_WHICH_RUNTIME: 'yes', OCI_FTRACE_RUNTIME: PROBE } })).stdout).argv.map(String)).toEqual(['probe', 'x']);
+  });
+
   it('bad values of OCI_FTRACE_RUNTIME: one line each, exit 1', async () => {
     const plain = path.join(tmp, 'not-executable');
     writeFileSync(plain, '#!/bin/sh\n');

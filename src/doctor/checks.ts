@@ -142,56 +142,12 @@ export function checkTracefs(f: TracefsFacts): Finding[] {
 // ------------------------------------------------------------------------------------------------
 // The real runtime
 
-/**
- * What a path is to the front door's lookup: an executable regular file that is not the front
- * door ('runtime'), the front door itself under any name ('self'), or nothing usable ('none').
- */
-export type RuntimeKind = 'runtime' | 'self' | 'none';
-
+/** The runtime the front door would exec, as it answers itself (OCI_FTRACE_WHICH_RUNTIME=1). */
 export interface LocatedRuntime {
   path?: string;
-  /** How it was found: OCI_FTRACE_RUNTIME, or the name looked up on PATH. */
+  /** How it was chosen: OCI_FTRACE_RUNTIME, or runc then crun on PATH. */
   via: string;
   error?: string;
-}
-
-/** The front door's PATH when the caller has none. */
-export const FRONT_DOOR_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/**
- * Which runtime the front door execs. The rule's home is locate_runtime() in
- * src/front-door/oci-ftrace-runc.c; the front door has no way to print the path it would exec (and
- * reads no config key for it), so this restates the rule only to name that path. doctor checks it
- * against the front door's own answer (`oci-ftrace-runc --version`, which execs the real runtime):
- * when the two disagree, this copy is stale and checkRuntime says so.
- */
-export function locateRuntime(env: { OCI_FTRACE_RUNTIME?: string; PATH?: string }, kindOf: (path: string) => RuntimeKind): LocatedRuntime {
-  const path = env.PATH ?? FRONT_DOOR_DEFAULT_PATH;
-  const onPath = (name: string): string | undefined => {
-    for (const entry of path.split(':')) {
-      if (!entry.startsWith('/')) continue;
-      const candidate = `${entry.replace(/\/+$/, '')}/${name}`;
-      if (kindOf(candidate) === 'runtime') return candidate;
-    }
-    return undefined;
-  };
-  const configured = env.OCI_FTRACE_RUNTIME;
-  if (configured) {
-    const via = `OCI_FTRACE_RUNTIME=${configured}`;
-    if (configured.startsWith('/')) {
-      const kind = kindOf(configured);
-      if (kind === 'runtime') return { path: configured, via };
-      return { via, error: kind === 'self' ? `runtime ${configured} is oci-ftrace-runc itself, not a real runtime` : `runtime ${configured} is not an executable file` };
-    }
-    if (configured.includes('/')) return { via, error: `runtime "${configured}" must be an absolute path or a name to look up on PATH` };
-    const found = onPath(configured);
-    return found ? { path: found, via } : { via, error: `runtime "${configured}" not found on PATH` };
-  }
-  for (const name of ['runc', 'crun']) {
-    const found = onPath(name);
-    if (found) return { path: found, via: `${name} on PATH` };
-  }
-  return { via: 'runc, crun on PATH', error: 'neither runc nor crun found on PATH; set OCI_FTRACE_RUNTIME' };
 }
 
 export interface CommandOutput {
@@ -215,8 +171,6 @@ export interface RuntimeFacts {
   located: LocatedRuntime;
   /** The located runtime's own --version. */
   runtimeVersion?: CommandOutput;
-  /** The front door's --version: a pass-through call, so the real runtime's answer. */
-  frontDoorVersion?: CommandOutput;
 }
 
 function firstLine(s: string): string {
@@ -238,24 +192,10 @@ export function checkRuntime(f: RuntimeFacts): Finding[] {
   const envFix = 'install runc or crun (apt-get install runc), or set OCI_FTRACE_RUNTIME to its absolute path in the engine\'s environment';
   if (!loc.path) return [{ check: 'runtime', ok: false, detail: `${loc.error ?? 'not found'} (${loc.via})`, fix: envFix }];
 
-  const viaFrontDoor = failedRun(f.frontDoorVersion);
-  if (viaFrontDoor) {
-    return [{ check: 'runtime', ok: false, detail: `${FRONT_DOOR_NAME} --version failed: ${viaFrontDoor}`, fix: envFix }];
-  }
-  const theirs = firstLine(f.frontDoorVersion?.stdout ?? '');
-  const ownRun = failedRun(f.runtimeVersion);
-  const ours = ownRun ? undefined : firstLine(f.runtimeVersion?.stdout ?? '');
-  if (ours !== theirs) {
-    return [
-      {
-        check: 'runtime',
-        ok: 'warn',
-        detail: `the front door runs "${theirs}", but ${loc.path} (${loc.via}) answers ${ours === undefined ? `nothing (${ownRun})` : `"${ours}"`}`,
-        fix: 'doctor\'s copy of the lookup disagrees with src/front-door/oci-ftrace-runc.c (locate_runtime): trust the front door, and report this',
-      },
-    ];
-  }
-  return [{ check: 'runtime', ok: true, detail: `${loc.path} (${loc.via}): ${theirs}` }];
+  const failed = failedRun(f.runtimeVersion);
+  if (failed) return [{ check: 'runtime', ok: false, detail: `${loc.path} (${loc.via}) --version failed: ${failed}`, fix: envFix }];
+  const version = firstLine(f.runtimeVersion?.stdout ?? '');
+  return [{ check: 'runtime', ok: true, detail: `${loc.path} (${loc.via}): ${version}` }];
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -11,14 +11,12 @@ import { askAgent } from '../cli/agent-client.js';
 import { frontDoorPath } from '../install/bin-paths.js';
 import {
   CommandOutputSchema,
-  FRONT_DOOR_DEFAULT_PATH,
   checkAgent,
   checkContainerd,
   checkDocker,
   checkPodman,
   checkRuntime,
   checkTracefs,
-  locateRuntime,
   pickTracefsRoot,
   tracefsCandidates,
   tracefsPathsToProbe,
@@ -29,7 +27,6 @@ import {
   type Finding,
   type InstanceProbe,
   type RuntimeFacts,
-  type RuntimeKind,
   type TracefsFacts,
 } from './checks.js';
 
@@ -67,9 +64,12 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
+/** Where engines are looked for when the environment has no PATH. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** The first executable of that name on PATH (any entry: this is only whether the engine is installed). */
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? FRONT_DOOR_DEFAULT_PATH).split(':')) {
+  for (const dir of (env.PATH ?? DEFAULT_PATH).split(':')) {
     if (dir.startsWith('/') && isExecutableFile(join(dir, name))) return join(dir, name);
   }
   return undefined;
@@ -141,22 +141,22 @@ async function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promis
   }
 }
 
+/**
+ * The runtime is the front door's to find (locate_runtime in src/front-door/oci-ftrace-runc.c):
+ * asked with OCI_FTRACE_WHICH_RUNTIME=1, it prints the path it would exec, or its lookup error.
+ */
 export async function gatherRuntime(env: NodeJS.ProcessEnv): Promise<RuntimeFacts> {
   const frontDoor = frontDoorPath();
   const frontDoorExecutable = isExecutableFile(frontDoor);
-  const self = statOrUndefined(frontDoor);
-  const kindOf = (path: string): RuntimeKind => {
-    const st = statOrUndefined(path);
-    if (!st?.isFile()) return 'none';
-    if (self && st.dev === self.dev && st.ino === self.ino) return 'self';
-    return isExecutableFile(path) ? 'runtime' : 'none';
-  };
-  const located = locateRuntime({ OCI_FTRACE_RUNTIME: env.OCI_FTRACE_RUNTIME, PATH: env.PATH }, kindOf);
-  const facts: RuntimeFacts = { frontDoor, frontDoorExecutable, located };
-  if (!frontDoorExecutable || !located.path) return facts;
-  // --version is a pass-through call: the front door execs the runtime it found, and asks nobody.
-  const [frontDoorVersion, runtimeVersion] = await Promise.all([run(frontDoor, ['--version'], env), run(located.path, ['--version'], env)]);
-  return { ...facts, frontDoorVersion, runtimeVersion };
+  const via = env.OCI_FTRACE_RUNTIME ? `OCI_FTRACE_RUNTIME=${env.OCI_FTRACE_RUNTIME}` : 'runc, then crun, on PATH';
+  if (!frontDoorExecutable) return { frontDoor, frontDoorExecutable, located: { via } };
+  const which = await run(frontDoor, [], { ...env, OCI_FTRACE_WHICH_RUNTIME: '1' });
+  const path = which.exitCode === 0 ? which.stdout.trim() : '';
+  if (!path.startsWith('/')) {
+    const error = which.error ?? (which.stderr.trim().replace(/^oci-ftrace-runc: /, '') || `the front door answered ${JSON.stringify(which.stdout.slice(0, 80))}`);
+    return { frontDoor, frontDoorExecutable, located: { via, error } };
+  }
+  return { frontDoor, frontDoorExecutable, located: { path, via }, runtimeVersion: await run(path, ['--version'], env) };
 }
 
 // Our config and the agent -------------------------------------------------------------------------

@@ -68,6 +68,9 @@
 __attribute__((used)) static const char built_from[] = "oci-ftrace-runc front door of " OFT_PACKAGE_ROOT;
 
 #define PID_VARIABLE "OCI_FTRACE_LAUNCHER_PID"
+/* Set to 1, the front door prints the runtime it would exec and exits: how `oci-ftrace doctor`
+ * learns it without a second copy of the lookup. No engine sets a variable of ours. */
+#define WHICH_RUNTIME_VARIABLE "OCI_FTRACE_WHICH_RUNTIME"
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_LOG "/var/log/oci-ftrace/oci-ftrace.log"
 #define HOOK_NAME "oci-ftrace-hook"
@@ -1288,6 +1291,18 @@ int main(int argc, char **argv) {
   }
 
   runtime = locate_runtime();
+  {
+    const char *which = getenv(WHICH_RUNTIME_VARIABLE);
+    if (which != NULL && strcmp(which, "1") == 0) {
+      if (runtime == NULL) {
+        complain("%s", lookup_error);
+        return 1;
+      }
+      write_all(STDOUT_FILENO, runtime, strlen(runtime));
+      write_all(STDOUT_FILENO, "\n", 1);
+      return 0;
+    }
+  }
   /* Our own pid: a runtime exec'd us again in this process. It is the copy or link of us that
    * the lookup skipped, when there is one (a copy of us exec'd as "the runtime" skips itself),
    * else the runtime we found (a script that execs us). */
