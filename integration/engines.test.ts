@@ -22,9 +22,15 @@ const SCRIPT = 'uname -a; cat /etc/hostname; ls /';
 let rootfsDir: string;
 let image: OciImageTar;
 let traced: TracedEnv;
+/** A second config, trace: annotated, and a front door that uses it (a script, as engines take one path). */
+let optIn: TracedEnv;
+let optInRuntime: string;
 
 beforeAll(async () => {
   traced = makeTracedEnv();
+  optIn = makeTracedEnv({ trace: 'annotated' });
+  optInRuntime = path.join(work.name, 'oci-ftrace-runc-annotated');
+  writeFileSync(optInRuntime, `#!/bin/sh\nexec env ${Object.entries(optIn.env(RUNC)).map(([k, v]) => `${k}=${v}`).join(' ')} ${WRAPPER} "$@"\n`, { mode: 0o755 });
   rootfsDir = path.join(work.name, 'rootfs');
   await makeBusyboxRootfs(rootfsDir, { hostname: 'image' });
   image = await buildOciImageTar(rootfsDir, path.join(work.name, 'busybox-oci.tar'), `busybox:${uniqueId('it')}`);
@@ -32,6 +38,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   traced.cleanup();
+  optIn.cleanup();
   work.removeCallback();
 });
 
@@ -45,8 +52,21 @@ async function waitForReport(id: string, timeoutMs = 15_000): Promise<void> {
   throw new Error(`no report for ${id} after ${timeoutMs} ms; our log:\n${ourLog(traced)}`);
 }
 
-function newReportIds(before: Set<string>): string[] {
-  return existsSync(traced.outputDir) ? readdirSync(traced.outputDir).filter((d) => !before.has(d) && !d.endsWith('.log')) : [];
+function newReportIds(before: Set<string>, env = traced): string[] {
+  return existsSync(env.outputDir) ? readdirSync(env.outputDir).filter((d) => !before.has(d) && !d.endsWith('.log')) : [];
+}
+
+function reportIds(env: TracedEnv): Set<string> {
+  return new Set(existsSync(env.outputDir) ? readdirSync(env.outputDir) : []);
+}
+
+/** A report appears within a few seconds, or (wanted false) none does and no instance is left. */
+async function expectReported(env: TracedEnv, before: Set<string>, wanted: boolean): Promise<void> {
+  for (let i = 0; i < 100 && newReportIds(before, env).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(newReportIds(before, env).length, ourLog(env)).toBe(wanted ? 1 : 0);
+  // The instance goes after the report is answered (the kernel takes up to ~100 ms).
+  for (let i = 0; i < 100 && listTracefsInstances().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(listTracefsInstances()).toEqual([]);
 }
 
 async function expectWorkloadTraced(id: string): Promise<void> {
@@ -82,13 +102,27 @@ describe('containerd: ctr run --runc-binary oci-ftrace-runc', () => {
     await waitForReport(id);
     await expectWorkloadTraced(id);
   });
+
+  it('opts out with --annotation oci-ftrace/trace=false, and in with =true under the annotated policy', async () => {
+    let before = reportIds(traced);
+    const out = await ctd!.ctr(['run', '--rm', '--annotation', 'oci-ftrace/trace=false', '--runc-binary', WRAPPER, image.imageName, uniqueId('ctr-out'), 'true'], { reject: false });
+    expect(out.exitCode, out.stderr).toBe(0);
+    await expectReported(traced, before, false);
+    before = reportIds(optIn);
+    const plain = await ctd!.ctr(['run', '--rm', '--runc-binary', optInRuntime, image.imageName, uniqueId('ctr-plain'), 'true'], { reject: false });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    await expectReported(optIn, before, false);
+    const asked = await ctd!.ctr(['run', '--rm', '--annotation', 'oci-ftrace/trace=true', '--runc-binary', optInRuntime, image.imageName, uniqueId('ctr-in'), 'true'], { reject: false });
+    expect(asked.exitCode, asked.stderr).toBe(0);
+    await expectReported(optIn, before, true);
+  });
 });
 
 describe('dockerd: docker run --runtime oci-ftrace', () => {
   let dockerd: Dockerd | undefined;
   const tag = `busybox:${uniqueId('local')}`;
   beforeAll(async () => {
-    dockerd = await startDockerd(path.join(work.name, 'dockerd'), { 'oci-ftrace': WRAPPER, 'runc-bare': RUNC }, { env: traced.env(RUNC) });
+    dockerd = await startDockerd(path.join(work.name, 'dockerd'), { 'oci-ftrace': WRAPPER, 'runc-bare': RUNC, 'oci-ftrace-annotated': optInRuntime }, { env: traced.env(RUNC) });
     await dockerImport(rootfsDir, dockerd, tag);
   });
   afterAll(async () => {
@@ -112,6 +146,20 @@ describe('dockerd: docker run --runtime oci-ftrace', () => {
     expect(ids[0]).toMatch(/^[0-9a-f]{64}$/);
     await waitForReport(ids[0]!);
     await expectWorkloadTraced(ids[0]!);
+  });
+
+  it('opts out and in with -e OCI_FTRACE_TRACE (docker 20.10 cannot pass annotations)', async () => {
+    let before = reportIds(traced);
+    const out = await dockerd!.docker(['run', '--rm', '--network', 'none', '--runtime', 'oci-ftrace', '-e', 'OCI_FTRACE_TRACE=false', tag, 'true'], { reject: false });
+    expect(out.exitCode, out.stderr).toBe(0);
+    await expectReported(traced, before, false);
+    before = reportIds(optIn);
+    const plain = await dockerd!.docker(['run', '--rm', '--network', 'none', '--runtime', 'oci-ftrace-annotated', tag, 'true'], { reject: false });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    await expectReported(optIn, before, false);
+    const asked = await dockerd!.docker(['run', '--rm', '--network', 'none', '--runtime', 'oci-ftrace-annotated', '-e', 'OCI_FTRACE_TRACE=true', tag, 'sh', '-c', 'echo $OCI_FTRACE_TRACE'], { reject: false });
+    expect({ code: asked.exitCode, stdout: asked.stdout }, asked.stderr).toEqual({ code: 0, stdout: 'true' });
+    await expectReported(optIn, before, true);
   });
 });
 
@@ -145,6 +193,18 @@ describe('podman: podman run --runtime oci-ftrace-runc', () => {
     expect(ids).toHaveLength(1);
     await waitForReport(ids[0]!);
     await expectWorkloadTraced(ids[0]!);
+  });
+
+  it('opts in with --annotation oci-ftrace/trace=true under the annotated policy, and --rm leaves nothing', async () => {
+    const before = reportIds(optIn);
+    const plain = await podman!.podman(['run', '--rm', ...PODMAN_RUN_ARGS, '--runtime', optInRuntime, image.imageName, 'true'], { reject: false });
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    await expectReported(optIn, before, false);
+    const asked = await podman!.podman(['run', '--rm', ...PODMAN_RUN_ARGS, '--annotation', 'oci-ftrace/trace=true', '--runtime', optInRuntime, image.imageName, 'true'], { reject: false });
+    expect(asked.exitCode, asked.stderr + ourLog(optIn)).toBe(0);
+    await expectReported(optIn, before, true);
+    const left = await podman!.podman(['ps', '-a', '-q'], { reject: false });
+    expect(left.stdout).toBe('');
   });
 });
 

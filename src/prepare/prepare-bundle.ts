@@ -43,7 +43,7 @@ export { TRACE_ANNOTATION } from './trace-policy.js';
 function onlyIfTraced(modifier: SpecModifier, config: Config): SpecModifier {
   return {
     name: modifier.name,
-    apply: (spec) => (isTracedBy(config, spec.annotations) ? modifier.apply(spec) : spec),
+    apply: (spec) => (isTracedBy(config, spec) ? modifier.apply(spec) : spec),
   };
 }
 
