@@ -195,7 +195,7 @@ export async function labModules() {
   const labDir = path.join(REPO, 'integration', 'lab');
   writeFileSync(
     entry,
-    ['bundle', 'containerd', 'dockerd', 'image', 'leaks', 'cleanup', 'daemon', 'env'].map((m) => `export * from ${JSON.stringify(path.join(labDir, `${m}.ts`))};`).join('\n'),
+    ['bundle', 'containerd', 'cri', 'dockerd', 'image', 'leaks', 'cleanup', 'daemon', 'env'].map((m) => `export * from ${JSON.stringify(path.join(labDir, `${m}.ts`))};`).join('\n'),
   );
   // Under this checkout's dist/ (node_modules may be shared with other checkouts): Node resolves
   // the lab's packages from REPO/node_modules above it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The overhead benchmarks, against bare runc, in one run (README "Performance"):
 #
-#   sudo bash bench/run.sh [passthrough|start|engines|concurrent|idle|delete|collector ...]
+#   sudo bash bench/run.sh [passthrough|start|engines|cri|concurrent|idle|delete|collector ...]
 #                                                                     (npm run bench)
 #
 # BENCH_RUNS=N sets the runs per case of the scripts that take it (see each script's header).

@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { execa } from 'execa';
@@ -13,10 +12,10 @@ import { makeBusyboxRootfs } from './bundle.js';
 import { forceDeleteAllContainersIn, removeCgroupDirs } from './cleanup.js';
 import { startContainerd, type Containerd } from './containerd.js';
 import { sleep, tailOfFile } from './daemon.js';
-import { uniqueId } from './env.js';
+import { REPO_ROOT, uniqueId } from './env.js';
 import { buildOciImageTar, type OciImageTar } from './image.js';
 
-const PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cri', 'runtime-v1.proto');
+const PROTO = path.join(REPO_ROOT, 'integration', 'lab', 'cri', 'runtime-v1.proto');
 /** The CRI plugin works in this containerd namespace only. */
 export const CRI_NAMESPACE = 'k8s.io';
 

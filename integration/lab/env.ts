@@ -4,7 +4,14 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The checkout: the nearest directory up with the .ci/ entry point (the lab runs as source, and bundled by bench/). */
+function repoRoot(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, '.ci', 'run')) && existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  throw new Error(`no checkout above ${fileURLToPath(import.meta.url)}`);
+}
+export const REPO_ROOT = repoRoot();
 /** What users install and engines run: the front door (npm run build), which hands creates to bin/oci-ftrace-runc. */
 export const WRAPPER = path.join(REPO_ROOT, 'dist', 'bin', 'oci-ftrace-runc');
 export const ANALYZER = path.join(REPO_ROOT, 'bin', 'oci-ftrace');

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { findReportDir } from '../../src/report/report-index.js';
 import { SummarySchema, type Summary } from '../../src/report/summary.js';
 import { requireLab } from '../lab/env.js';
 
@@ -59,9 +60,10 @@ export interface TraceResult {
  * answered, the text log follows (the summary says "pending" until then).
  */
 export async function readTraceResult(env: TracedEnv, id: string, timeoutMs = 30_000): Promise<TraceResult> {
-  const dir = path.join(env.outputDir, id);
-  const summaryPath = path.join(dir, 'summary.json');
   for (const started = Date.now(); ; ) {
+    // Wherever the product filed it (OUTPUT_DIR/<id>/, or NS/POD/CONTAINER/ for a pod's container).
+    const dir = findReportDir(env.outputDir, id) ?? path.join(env.outputDir, id);
+    const summaryPath = path.join(dir, 'summary.json');
     if (existsSync(summaryPath)) {
       const summary = SummarySchema.parse(JSON.parse(readFileSync(summaryPath, 'utf8')));
       if (summary.log !== 'pending') {
