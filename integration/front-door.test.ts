@@ -669,6 +669,8 @@ describe('the sniff and the prepare request', () => {
 
   it.each(['create', 'run', 'restore', 'exec'])('%s anywhere in argv asks the agent; the runtime found on PATH is named absolute', async (word) => {
     const agent = makeAgent({ reply: 'yes' });
+    // exec asks only an agent that runs (see below).
+    if (word === 'exec') await agent.startByHand();
     const dir = path.join(tmp, `path-${word}`);
     mkdirSync(dir);
     copyFileSync(FAKE, path.join(dir, 'runc'));
@@ -678,6 +680,16 @@ describe('the sniff and the prepare request', () => {
     expect(fakeRuntimeRan(r)).toBe(true);
     const request = JSON.parse(agent.requests()[0]?.toString() ?? '{}') as { runtime: string; argv: string[] };
     expect(request).toMatchObject({ runtime: `${dir}/runc`, argv: ['--debug', word, '--', 'x'] });
+  });
+
+  it('exec with no agent running starts none, logs nothing, and runs the runtime at once', async () => {
+    const agent = makeAgent({ reply: 'yes' });
+    const r = await door(['exec', 'ctr', 'ls'], { env: { OCI_FTRACE_CONFIG: agent.config, OCI_FTRACE_RUNTIME: FAKE } });
+    expect({ exitCode: r.exitCode, stderr: r.stderr, ran: fakeRuntimeRan(r) }).toEqual({ exitCode: 0, stderr: '', ran: true });
+    expect(agent.starts()).toEqual([]);
+    expect(agent.requests()).toEqual([]);
+    expect(agent.logLines()).toEqual([]);
+    expect(r.durationMs).toBeLessThan(1000);
   });
 
   it('go true execs the runtime; go false prints the message and exits 1 without it', async () => {

@@ -111,6 +111,9 @@ describe("containerd's CRI with the contrib runtime handler", () => {
     const plain = await runPod({ name: 'plain', handler: handler.name });
     expect(plain.probe.exitCode).toBe(0);
     expect(existsSync(path.join(traced.outputDir, 'shop', 'plain'))).toBe(false);
+    // Its bundle got no hooks: the agent read it and left it as it was.
+    const lines = ourLog(traced).split('\n').filter((l) => l.includes(`"id":"${plain.containerId}"`));
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string; changed?: boolean }).msg)).toEqual(['not traced: bundle left as it is']);
     expect(listReports(traced.outputDir).map((r) => r.containerId).sort()).toEqual([traced1.containerId, again.containerId].sort());
     expect(listTracefsInstances()).toEqual([]);
   });

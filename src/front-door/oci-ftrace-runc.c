@@ -738,7 +738,8 @@ static int make_socket_dir(char *why, size_t why_size) {
  * A socket connected to the agent, starting it if nobody listens (one front door at a time, under
  * the lock), within START_DEADLINE_MS of the first attempt; -1 with why.
  */
-static int reach_agent(const char *config, char *why, size_t why_size) {
+/* may_start 0: connect to a running agent or give up (why stays ""), start none. */
+static int reach_agent(const char *config, int may_start, char *why, size_t why_size) {
   int64_t deadline = now_ms() + START_DEADLINE_MS, pause = 1;
   char lock_path[SUN_PATH_MAX + 8];
   int lock_fd = -1, locked = 0, started = 0, fd = -1;
@@ -754,6 +755,7 @@ static int reach_agent(const char *config, char *why, size_t why_size) {
       describe(why, why_size, "cannot connect: %s", strerror(e));
       break;
     }
+    if (!may_start && e != EAGAIN) break;
     if (!started && e != EAGAIN) {
       if (lock_fd < 0) {
         if (make_socket_dir(why, why_size) != 0) break;
@@ -1095,8 +1097,13 @@ static void prepare_failed(const char *why) {
   log_untraced(f.log, why, NULL, NULL, 0);
 }
 
-/* Asks the agent before a call that may create or enter a container; returns to exec the runtime. */
-static void prepare(const char *runtime) {
+/*
+ * Asks the agent before a call that may create or enter a container; returns to exec the runtime.
+ * enters_only: the call can only enter one (exec). Only an agent traces containers, so with none
+ * running there is nothing to join: no agent is started for it (an exec probe every few seconds
+ * on a host tracing nothing would pay an agent's start each time), and nothing is logged.
+ */
+static void prepare(const char *runtime, int enters_only) {
   char why[1024];
   char *message = NULL;
   size_t message_len = 0;
@@ -1112,8 +1119,9 @@ static void prepare(const char *runtime) {
     return;
   }
   read_start_time();
-  fd = reach_agent(config_abs, why, sizeof why);
+  fd = reach_agent(config_abs, !enters_only, why, sizeof why);
   if (fd < 0) {
+    if (enters_only && why[0] == '\0') return;
     prepare_failed(why);
     return;
   }
@@ -1241,7 +1249,7 @@ static int hook_main(int argc, char **argv) {
     return 1;
   }
 
-  fd = reach_agent(config, why, sizeof why);
+  fd = reach_agent(config, 1, why, sizeof why);
   len = fd < 0 ? -1 : exchange(fd, write_hook, wait_seconds * 1000, why, sizeof why);
   ok = len < 0 ? -1 : match_reply((size_t)len, "ok", &message, &message_len);
   if (ok == 1) return 0;
@@ -1276,7 +1284,7 @@ static int hook_main(int argc, char **argv) {
 int main(int argc, char **argv) {
   const char *guard, *runtime;
   static char *no_args[2];
-  int sniffed = 0;
+  int sniffed = 0, creates = 0;
   args = argv;
   arg_count = argc;
   stderr_open = fcntl(STDERR_FILENO, F_GETFD) != -1;
@@ -1287,7 +1295,8 @@ int main(int argc, char **argv) {
   /* The sniff: without one of these words the command line cannot create or enter a container. */
   for (int i = 1; i < argc && !sniffed; i++) {
     const char *a = argv[i];
-    sniffed = strcmp(a, "create") == 0 || strcmp(a, "run") == 0 || strcmp(a, "restore") == 0 || strcmp(a, "exec") == 0;
+    creates = strcmp(a, "create") == 0 || strcmp(a, "run") == 0 || strcmp(a, "restore") == 0;
+    sniffed = creates || strcmp(a, "exec") == 0;
   }
 
   runtime = locate_runtime();
@@ -1317,7 +1326,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  if (sniffed) prepare(runtime);
+  if (sniffed) prepare(runtime, !creates);
 
   if (setenv(PID_VARIABLE, pid_text, 1) != 0) {
     complain("oci-ftrace-runc: cannot run %s: %s", runtime, strerror(errno));
