@@ -12,6 +12,7 @@ import { runCommand } from './lab/run.js';
 
 const CONTAINERD_CONFIG = path.join(REPO_ROOT, 'contrib', 'containerd-config.toml');
 const DOCKER_CONFIG = path.join(REPO_ROOT, 'contrib', 'docker-daemon.json');
+const PODMAN_CONFIG = path.join(REPO_ROOT, 'contrib', 'podman', 'containers.conf');
 const CRI = 'io.containerd.grpc.v1.cri';
 
 interface Handler {
@@ -28,7 +29,7 @@ function contribHandler(config: Record<string, unknown>): Handler {
 }
 
 async function doctor(containerdConfig: string): Promise<{ exitCode: number; findings: Finding[] }> {
-  const r = await runCommand(ANALYZER, ['doctor', '--json', '--containerd-config', containerdConfig, '--docker-config', DOCKER_CONFIG], { reject: false });
+  const r = await runCommand(ANALYZER, ['doctor', '--json', '--containerd-config', containerdConfig, '--docker-config', DOCKER_CONFIG, '--podman-config', PODMAN_CONFIG], { reject: false });
   expect(r.stderr).toBe('');
   const findings = FindingsSchema.parse(JSON.parse(r.stdout));
   // Exit 1 exactly when something failed: whatever else this machine has, the code follows the findings.
@@ -77,6 +78,11 @@ describe('oci-ftrace doctor', () => {
     const dockerFinding = only(findings, 'docker');
     expect(dockerFinding.ok).not.toBe(false);
     expect(dockerFinding.detail).toContain(`runtime ${dockerRuntime}`);
+
+    // contrib/podman/containers.conf's [engine.runtimes] entry.
+    const podman = only(findings, 'podman');
+    expect(podman.ok, podman.detail).not.toBe(false);
+    expect(podman.detail).toMatch(/oci-ftrace/);
 
     expect(listTracefsInstances('oci-ftrace-doctor-')).toEqual([]);
   });
