@@ -245,6 +245,8 @@ export async function startCri(baseDir: string, opts: CriOptions): Promise<Cri> 
   const pauseTar = path.join(dir, 'pause.tar');
   const pause = await buildEntrypointImageTar(pauseRootfs, pauseTar, 'lab-pause:1', ['sleep', 'infinity']);
 
+  // Before the daemon starts: nothing between its start and the guarded wait below may throw.
+  const definition = protoLoader.loadSync(PROTO, { longs: Number, enums: String, defaults: true, oneofs: true });
   const containerd = await startContainerd(dir, {
     configToml: criConfig({ sandboxImage: pause.imageName, handlers, cniConfDir, cniBinDir }),
     namespace: CRI_NAMESPACE,
@@ -252,7 +254,6 @@ export async function startCri(baseDir: string, opts: CriOptions): Promise<Cri> 
   });
 
   const client = new grpc.Client(`unix:${containerd.address}`, grpc.credentials.createInsecure());
-  const definition = protoLoader.loadSync(PROTO, { longs: Number, enums: String, defaults: true, oneofs: true });
   const call = <K extends keyof Rpcs>(rpc: K, request: Rpcs[K][0], timeoutMs = 60_000): Promise<Rpcs[K][1]> => {
     const [service, method] = rpc.split('/') as [string, string];
     const def = (definition[`runtime.v1.${service}`] as protoLoader.ServiceDefinition)[method];
