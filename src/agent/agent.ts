@@ -652,12 +652,12 @@ const DEFAULTS: Config = ConfigSchema.parse({});
 
 /** The report's directory and the container's Kubernetes identity; a failure costs the names, not the trace. */
 function reportPlace(config: Config, state: OciState, log: Logger): Pick<RunState, 'reportDir' | 'kubernetes'> {
-  const { identity, problem } = { problem: undefined, ...kubernetesIdentity(state.annotations) };
+  const { identity, problem } = kubernetesIdentity(state.annotations);
   if (problem) log.warn({ problem }, 'the report is named by the container id: ' + problem);
   try {
     return { reportDir: claimReportDir(config.outputDir, state.id, identity), ...(identity ? { kubernetes: identity } : {}) };
   } catch (err) {
-    log.warn({ err: (err as Error).message.split('\n')[0] }, 'cannot make the report directory now; the drain tries again');
+    log.warn({ err: (err as Error).message.split('\n')[0] }, 'cannot make the report directory; the report goes to OUTPUT_DIR/<container-id>/');
     return identity ? { kubernetes: identity } : {};
   }
 }

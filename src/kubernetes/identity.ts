@@ -31,7 +31,11 @@ const KEYS = {
   image: ['io.kubernetes.cri.image-name', 'io.kubernetes.cri-o.ImageName'],
 } as const;
 
-export type IdentityResult = { identity: KubernetesIdentity } | { identity: undefined; problem?: string };
+/** The identity, or none; problem: why annotations that were there could not name the report. */
+export interface IdentityResult {
+  identity: KubernetesIdentity | undefined;
+  problem?: string;
+}
 
 /**
  * The workload container's identity; undefined without CRI annotations (a plain runc, docker or

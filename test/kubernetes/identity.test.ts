@@ -36,7 +36,7 @@ describe('kubernetesIdentity', () => {
     ] as const) {
       const r = kubernetesIdentity({ ...CONTAINERD, [key]: bad });
       expect(r.identity, `${key}=${bad}`).toBeUndefined();
-      expect('problem' in r && r.problem).toMatch(/is not a name Kubernetes accepts/);
+      expect(r.problem).toMatch(/is not a name Kubernetes accepts/);
     }
     expect(kubernetesIdentity({ 'io.kubernetes.cri.sandbox-name': 'web' }).identity).toBeUndefined();
   });

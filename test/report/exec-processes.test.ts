@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { TraceAggregate } from '../../src/report/aggregate.js';
 import { buildSummary, syscallsSinceProfileStart } from '../../src/report/summary.js';
+import { errnoName, syscallName, syscallNumber } from '../../src/syscalls/index.js';
 import type { TraceEvent } from '../../src/trace/events.js';
 
-// x86_64 numbers.
-const NR = { read: 0, write: 1, openat: 257, futex: 202, setns: 308, seccomp: 317, getdents64: 217, execve: 59, nanosleep: 35 } as const;
-const NAME = new Map<number, string>(Object.entries(NR).map(([k, v]) => [v as number, k]));
+// The x86_64 table's numbers, as the drain sees them.
+const NAMES = ['read', 'write', 'openat', 'futex', 'setns', 'seccomp', 'getdents64', 'execve', 'nanosleep'] as const;
+const NR = Object.fromEntries(NAMES.map((n) => [n, syscallNumber(n, 'x86_64') as number])) as Record<(typeof NAMES)[number], number>;
 
 function fork(ts: number, parent: number, child: number): TraceEvent {
   return { kind: 'fork', comm: 'x', pid: parent, tgid: parent, cpu: 0, timestamp: ts, parentPid: parent, childComm: 'x', childPid: child };
@@ -52,8 +53,8 @@ function summaryOf(agg: TraceAggregate) {
     clock: 'mono',
     loss: { lost: 0, overrun: 0, dropped: 0, perCpu: [] },
     now: new Date(0),
-    syscallName: (nr) => NAME.get(nr) ?? `nr${nr}`,
-    errnoName: () => undefined,
+    syscallName: (nr) => syscallName(nr, 'x86_64'),
+    errnoName,
   });
 }
 
