@@ -121,6 +121,13 @@ describe("containerd's CRI with the contrib runtime handler", () => {
   it("makes a profile of the workload that runs it and its probe under the runc handler; without the probe's mkdir the probe fails", async () => {
     const made = await runCommand(ANALYZER, ['profile', '--container', 'shop/web/app'], { env: { OCI_FTRACE_CONFIG: traced.configPath } });
     const profile = JSON.parse(made.stdout) as { syscalls: { names: string[]; action: string }[] };
+    // Every run of the workload (the first and the restart), and a glob of the pod's name finds the same.
+    const runs = listReports(traced.outputDir).filter((r) => r.kubernetes?.pod === 'web').map((r) => r.containerId);
+    expect(runs).toHaveLength(2);
+    for (const id of runs) expect(made.stderr).toContain(id);
+    const globbed = await runCommand(ANALYZER, ['profile', '--pod', 'shop/w*', '-f', 'spo'], { env: { OCI_FTRACE_CONFIG: traced.configPath } });
+    for (const id of runs) expect(globbed.stderr).toContain(id);
+    expect(globbed.stdout).toMatch(/name: shop-w\n/);
     const file = path.join(work.name, 'web-app.json');
     writeFileSync(file, JSON.stringify(profile));
     const bare = await runPod({ name: 'enforced', handler: 'runc', seccomp: { localhost: file } });
