@@ -14,7 +14,13 @@ cd "$ROOT"
 
 OUT="$ROOT/demo-output"
 WORK=$(mktemp -d /tmp/oci-ftrace-demo.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# The demo's agent idles out a second after the report (agentIdleExitSeconds 1, below); its config
+# goes only once it has (an agent whose config is gone falls back to the defaults, 30 s idle).
+cleanup() {
+  for _ in $(seq 50); do pgrep -f "agent --socket .* --config $WORK/config.json" >/dev/null || break; sleep 0.1; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 mkdir -p "$OUT" "$WORK/bundle/rootfs/bin" "$WORK/bundle/rootfs/etc"
 cp /bin/busybox "$WORK/bundle/rootfs/bin/"
 for applet in $(/bin/busybox --list); do
@@ -34,7 +40,7 @@ node -e '
 ' "$WORK/bundle/config.json" "${ARGS[@]}"
 
 cat > "$WORK/config.json" <<JSON
-{ "outputDir": "$OUT", "logFile": "$OUT/oci-ftrace.log" }
+{ "outputDir": "$OUT", "logFile": "$OUT/oci-ftrace.log", "agentIdleExitSeconds": 1 }
 JSON
 export OCI_FTRACE_CONFIG="$WORK/config.json"
 ID="demo-$(date +%s)"
