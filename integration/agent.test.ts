@@ -3,7 +3,7 @@
 // runs, gc with no agent), the agent leaves its caller's session and cgroups, reloads its config,
 // is one per state directory, takes a socket from systemd, and exits when idle.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runningAgent } from '../src/agent/main.js';
@@ -138,6 +138,15 @@ describe('the agent itself', () => {
     expect(existsSync(socket)).toBe(true);
     await waitFor(() => !isProcessAlive(pid), 8000, 'the agent is still there');
     expect([existsSync(socket), existsSync(`${socket}.facts`), existsSync(path.join(traced.stateDir, 'agent.json'))]).toEqual([false, false, false]);
+  });
+
+  it('keeps the config it read when the file goes away: still idles out on its own setting, not the default 30 s', async () => {
+    const traced = suite.tracedEnv({ agentIdleExitSeconds: 1 });
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'gone'), { args: WORKLOAD });
+    await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, uniqueId('gone')], { env: traced.env(RUNC) });
+    const { pid } = agentOf(traced);
+    rmSync(traced.configPath);
+    await waitFor(() => !isProcessAlive(pid), 8000, 'the agent is still there');
   });
 
   it('reloads its config when the file changes: the next container follows it', async () => {

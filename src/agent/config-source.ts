@@ -4,7 +4,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../co
 /**
  * The agent's config: read once, and again whenever the file changes (its inode, size or mtime),
  * which costs one stat per request. An unusable file is an error each time it is asked for, so each
- * container it concerns is told in our log.
+ * container it concerns is told in our log; a file that goes away leaves the last one read.
  */
 export class ConfigSource {
   private cached: { key: string; config: Config } | undefined;
@@ -18,6 +18,9 @@ export class ConfigSource {
   get(): Config {
     const key = this.statKey();
     if (this.cached && this.cached.key === key) return this.cached.config;
+    // A file read before and now gone is kept as last read: removing a config (a test's, the demo's
+    // temp dir) is not a request for the defaults, which would, say, keep its agent up 30 s more.
+    if (key === 'absent' && this.cached) return this.cached.config;
     this.cached = undefined;
     const config = loadConfig({ OCI_FTRACE_CONFIG: this.path });
     this.cached = { key, config };
