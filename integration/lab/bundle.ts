@@ -50,6 +50,8 @@ export interface BusyboxBundleOptions {
   annotations?: Record<string, string>;
   /** The spec's linux.seccomp (runc spec writes none). */
   seccomp?: unknown;
+  /** process.capabilities' bounding, effective and permitted sets (runc spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE). */
+  capabilities?: string[];
 }
 
 export interface BusyboxBundle {
@@ -76,6 +78,10 @@ export async function makeBusyboxBundle(dir: string, opts: BusyboxBundleOptions)
   if (opts.readonlyRootfs !== undefined) config.root.readonly = opts.readonlyRootfs;
   if (opts.annotations !== undefined) config.annotations = opts.annotations;
   if (opts.seccomp !== undefined) (config.linux ??= {}).seccomp = opts.seccomp;
+  if (opts.capabilities !== undefined) {
+    const caps = opts.capabilities;
+    config.process.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps] };
+  }
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
   const hostname = config.hostname ?? 'runc';
@@ -87,7 +93,7 @@ export async function makeBusyboxBundle(dir: string, opts: BusyboxBundleOptions)
 interface OciConfigSubset {
   hostname?: string;
   root: { path: string; readonly?: boolean };
-  process: { terminal?: boolean; args?: string[]; env?: string[]; noNewPrivileges?: boolean };
+  process: { terminal?: boolean; args?: string[]; env?: string[]; noNewPrivileges?: boolean; capabilities?: Record<string, string[]> };
   linux?: { seccomp?: unknown; [key: string]: unknown };
   [key: string]: unknown;
 }

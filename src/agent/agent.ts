@@ -31,7 +31,7 @@ import { ConfigError, ConfigSource } from './config-source.js';
 import { DrainPool } from './drain-pool.js';
 import { KernelLane } from './kernel-lane.js';
 import type { CliReply, CliRequest, HookReply, HookRequest, PrepareReply, PrepareRequest } from './protocol.js';
-import { beginTracing, instanceSettings } from './tracing.js';
+import { beginTracing, instanceSettings, traceEvents } from './tracing.js';
 
 /** How often the one timer looks at the runtimes and inits it watches. */
 const WATCH_EVERY_MS = 500;
@@ -344,7 +344,7 @@ export class Agent {
       const queued = performance.now();
       await this.lane.run('setup', async () => {
         const began = performance.now();
-        await instance.configure(instanceSettings(config));
+        await instance.configure(instanceSettings(config, instance.tracefsRoot));
         this.log.debug({ id, queuedMs: Math.round(began - queued), configureMs: Math.round(performance.now() - began) }, 'instance configured');
       });
       return instance.inode();
@@ -397,7 +397,7 @@ export class Agent {
       if (!c.instance) throw new Error('no ftrace instance');
       const instance = c.instance;
       const ready = performance.now();
-      const runState = await this.lane.run('now', () => beginTracing(instance, state));
+      const runState = await this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
       log.debug({ waitedForInstanceMs: Math.round(ready - asked), beginMs: Math.round(performance.now() - ready) }, 'record: tracing begun');
       runState.initStart = processIdentity(runState.pid)?.split(':')[1];
       // The runtime has read config.json: it goes back as found before the runtime goes on (a create

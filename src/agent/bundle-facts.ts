@@ -1,17 +1,17 @@
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { RunState } from '../state/run-state.js';
-import { bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../prepare/bundle-original.js';
+import { bundleCapabilitiesOf, bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../prepare/bundle-original.js';
 import { recordModeOf } from '../prepare/record-mode.js';
 
 /**
  * The runtime has read config.json (the record hook is proof): put the bundle back as found, and
  * keep what the report needs of it: how the container's seccomp profile was treated, and the
  * bundle's own profile (the blocked calls are judged against it; profiles made from the report
- * keep what it blocks). Never throws: tracing goes on whatever happens to the bundle.
+ * keep what it blocks), and the capabilities its process holds. Never throws: tracing goes on whatever happens to the bundle.
  */
-export async function bundleFacts(config: Config, id: string, annotations: Readonly<Record<string, string>> | undefined, log: Logger): Promise<Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'>> {
-  const facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp'> = {};
+export async function bundleFacts(config: Config, id: string, annotations: Readonly<Record<string, string>> | undefined, log: Logger): Promise<Pick<RunState, 'recordSeccomp' | 'bundleSeccomp' | 'heldCapabilities'>> {
+  const facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp' | 'heldCapabilities'> = {};
   try {
     facts.recordSeccomp = recordModeOf(annotations);
   } catch {
@@ -21,6 +21,8 @@ export async function bundleFacts(config: Config, id: string, annotations: Reado
     const saved = readSavedBundle(config.stateDir, id);
     if (saved) {
       facts.bundleSeccomp = bundleSeccompOf(saved);
+      const held = bundleCapabilitiesOf(saved);
+      if (held) facts.heldCapabilities = held;
       logRestore(log, id, await restoreBundleOriginal(config.stateDir, saved), saved.path);
     }
   } catch (err) {

@@ -3,12 +3,13 @@
  * nothing of the workload has run, and its instance is configured (ahead, at prepare). Naming the
  * init's threads and turning the events on makes everything the container does from here on traced.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { OciState } from '../state/oci-state.js';
 import type { RunState } from '../state/run-state.js';
 import { hostArch } from '../syscalls/index.js';
-import { CONTAINER_EVENTS, type InstanceSettings, type TraceInstance } from '../tracefs/tracefs.js';
+import { CAPABILITY_EVENT, CONTAINER_EVENTS, type InstanceSettings, type TraceInstance } from '../tracefs/tracefs.js';
 
 /** Monotonic clock: consistent across CPUs (enter/exit of a migrating task stay in order). */
 export const TRACE_CLOCK = 'mono';
@@ -19,8 +20,13 @@ export const TRACE_CLOCK = 'mono';
  */
 export const WAKE_PERCENT = 10;
 
-export function instanceSettings(config: Config): InstanceSettings {
-  return { bufferKbTotal: config.bufferKbPerContainer, clock: TRACE_CLOCK, wakePercent: WAKE_PERCENT, events: CONTAINER_EVENTS };
+/** The events a container's instance records: the syscalls and processes, and capability checks where asked for and the kernel has them. */
+export function traceEvents(config: Config, tracefsRoot: string): readonly string[] {
+  return config.traceCapabilities && existsSync(join(tracefsRoot, 'events', CAPABILITY_EVENT)) ? [...CONTAINER_EVENTS, CAPABILITY_EVENT] : CONTAINER_EVENTS;
+}
+
+export function instanceSettings(config: Config, tracefsRoot: string): InstanceSettings {
+  return { bufferKbTotal: config.bufferKbPerContainer, clock: TRACE_CLOCK, wakePercent: WAKE_PERCENT, events: traceEvents(config, tracefsRoot) };
 }
 
 /**
@@ -45,7 +51,7 @@ function readComm(pid: number): string | undefined {
 }
 
 /** Begin tracing the container on its configured instance; returns its run state (not yet written). */
-export async function beginTracing(instance: TraceInstance, state: OciState): Promise<RunState> {
+export async function beginTracing(instance: TraceInstance, state: OciState, events: readonly string[]): Promise<RunState> {
   if (!state.pid) throw new Error(`record: the runtime gave no pid for container ${state.id} (status ${state.status})`);
   const runState: RunState = {
     version: 1,
@@ -59,7 +65,7 @@ export async function beginTracing(instance: TraceInstance, state: OciState): Pr
     recordedAt: new Date().toISOString(),
     initComm: readComm(state.pid),
   };
-  await instance.start(threadsOf(state.pid), CONTAINER_EVENTS);
+  await instance.start(threadsOf(state.pid), events);
   // A thread started between listing and writing would be missed: list again until stable.
   for (let pass = 0; pass < 3; pass++) {
     const known = new Set(await instance.eventPids());

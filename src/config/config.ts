@@ -30,6 +30,11 @@ export const ConfigSchema = z
      * traced with it: such processes run under the container's seccomp profile.
      */
     traceExec: z.boolean().default(true),
+    /**
+     * Record capability checks (capability:cap_capable) with the syscalls, where the kernel has
+     * the event: which capabilities the workload used, was denied, and held without using.
+     */
+    traceCapabilities: z.boolean().default(true),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
     /** The agent's state (run state, saved bundles, checkpoints), kept on tmpfs. */

@@ -14,7 +14,7 @@ import { LOG_FILE_NAME, SUMMARY_FILE_NAME, containerOutputDir } from '../state/p
 import type { RunState } from '../state/run-state.js';
 import { describeReturn, errnoName, forkSyscallNumbers, syscallName, syscallNumber } from '../syscalls/index.js';
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat, type EventFormat } from '../tracefs/event-format.js';
-import { CONTAINER_EVENTS, TraceInstance, readSyscallArgNames, type CpuStats } from '../tracefs/tracefs.js';
+import { CAPABILITY_EVENT, CONTAINER_EVENTS, TraceInstance, readSyscallArgNames, type CpuStats } from '../tracefs/tracefs.js';
 import { excludeIdsFilter } from './distinct-filter.js';
 import { LiveIngest } from './live-ingest.js';
 import { LogConverter } from './log-converter.js';
@@ -117,6 +117,8 @@ export class Drain {
   private converter: LogConverter | undefined;
   private readonly outDir: string;
   private readonly seccomp: ReturnType<typeof seccompContext>;
+  /** Capability checks are recorded with the syscalls. */
+  private readonly capabilities: boolean;
   private distinctSize = 0;
   private roundQueued = false;
   private finished = false;
@@ -143,16 +145,18 @@ export class Drain {
     const arch = state.arch;
     const forkSyscalls = forkSyscallNumbers(arch);
     const known = { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) };
-    this.aggregate = new TraceAggregate(known);
+    this.aggregate = new TraceAggregate(known, { filterLoadExpected: filterLoadExpected(state) });
     this.layout = { page: readPageHeaderFormat(this.instance.path), event: readEventHeaderFormat(this.instance.path) };
-    const formats = CONTAINER_EVENTS.map((ev) => {
+    // What the instance records, as the kernel says (an adopted instance was set up by another agent).
+    this.capabilities = isEnabled(this.instance, CAPABILITY_EVENT);
+    const formats = [...CONTAINER_EVENTS, ...(this.capabilities ? [CAPABILITY_EVENT] : [])].map((ev) => {
       const [system, event] = ev.split('/') as [string, string];
       return readEventFormat(this.instance.path, system, event);
     });
     const byName = (name: string): EventFormat => formats.find((f) => f.name === name) as EventFormat;
     // Adopted from a dead agent: any task may be inside a call whose entry that agent read.
     const fresh = adoption ? { everyTask: true } : {};
-    this.ingest = new LiveIngest({ enter: byName('sys_enter'), exit: byName('sys_exit') }, this.layout, this.aggregate, this.tasks, createRawEventDecoder(formats), known, forkSyscalls, initial, fresh);
+    this.ingest = new LiveIngest({ enter: byName('sys_enter'), exit: byName('sys_exit'), capable: this.capabilities ? byName('cap_capable') : undefined }, this.layout, this.aggregate, this.tasks, createRawEventDecoder(formats), known, forkSyscalls, initial, fresh);
     if (config.writeLog) this.openLog(formats, forkSyscalls, initial, fresh);
     this.queue = new PageQueue(this.layout.page.subBufferSize, QUEUED_PAGES_MAX);
     this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined }));
@@ -411,6 +415,7 @@ export class Drain {
       syscallName: (nr) => syscallName(nr, this.state.arch),
       errnoName,
       log,
+      ...(this.capabilities ? { capabilities: { held: this.state.heldCapabilities ?? null } } : {}),
       ...(this.state.kubernetes ? { kubernetes: this.state.kubernetes } : {}),
       ...this.seccomp,
     });
@@ -522,6 +527,19 @@ export class Drain {
     } catch {
       /* an unwritable output directory: nothing more to remove */
     }
+  }
+}
+
+/** Will the runtime load a seccomp filter (the bundle's own, or record mode's permissive one)? Unknown counts as no. */
+function filterLoadExpected(state: RunState): boolean {
+  return state.recordSeccomp === 'permissive' || (state.bundleSeccomp !== undefined && state.bundleSeccomp !== 'null');
+}
+
+function isEnabled(instance: TraceInstance, event: string): boolean {
+  try {
+    return instance.read(`events/${event}/enable`).trim() === '1';
+  } catch {
+    return false;
   }
 }
 

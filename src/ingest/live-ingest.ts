@@ -16,6 +16,7 @@ function fieldWord(format: EventFormat, name: string, size: number): number {
 const ENTER = 0;
 const EXIT = 1;
 const OTHER = 2;
+const CAPABLE = 3;
 /** No call open on a task (a syscall number is never this). */
 const NONE = -1_000_000;
 const SECCOMP_SET_MODE_FILTER = 1;
@@ -31,7 +32,11 @@ class CpuQueue {
   pid = new Int32Array(4096);
   nr = new Int32Array(4096);
   ts = new Float64Array(4096);
-  /** Exit: the return value's low and high words. Enter of seccomp/prctl: the first two arguments' low words. */
+  /**
+   * Exit: the return value's low and high words. Enter of seccomp/prctl: the first two arguments'
+   * low words. Capability check (nr: the capability, plus DENIED): the low words of its target_ns
+   * and capable_ns (NULL when denied): namespaces are a few kernel objects, told apart by them.
+   */
   a = new Uint32Array(4096);
   b = new Uint32Array(4096);
   head = 0;
@@ -93,7 +98,14 @@ interface TaskCalls {
   arg1: number;
   /** A task tracing began with, none of whose events was seen yet: its first may end a call begun before tracing. */
   fresh: boolean;
+  /** Capabilities the workload was denied during the open call: its exit says what came of it. */
+  deniedCaps: number[] | undefined;
+  /** Its credentials' user namespace (the low word of capable_ns of a check granted to it), once seen. */
+  credNs: number | undefined;
 }
+
+/** The bit of a queued capability check's number that says it was denied. */
+const DENIED = 0x10000;
 
 /**
  * The drain's hot path: raw pages into the aggregate, exactly, whatever order the CPUs' pages
@@ -119,6 +131,12 @@ export class LiveIngest {
   private readonly enterArgsWord: number;
   private readonly exitNrWord: number;
   private readonly exitRetWord: number;
+  /** capability/cap_capable, when traced (-1: not): its id and the words of its fields. */
+  private readonly capableId: number;
+  private readonly capWord: number;
+  private readonly capRetWord: number;
+  private readonly capTargetNsWord: number;
+  private readonly capOwnNsWord: number;
   private readonly queues = new Map<number, CpuQueue>();
   private readonly calls = new Map<number, TaskCalls>();
   private readonly seccompNr: number;
@@ -129,7 +147,7 @@ export class LiveIngest {
   unpairedExits = 0;
 
   constructor(
-    formats: { enter: EventFormat; exit: EventFormat },
+    formats: { enter: EventFormat; exit: EventFormat; capable?: EventFormat | undefined },
     private readonly layout: RawPageLayout,
     private readonly agg: TraceAggregate,
     private readonly tasks: TaskTable,
@@ -152,6 +170,15 @@ export class LiveIngest {
     this.exitRetWord = fieldWord(formats.exit, 'ret', 8);
     if (fieldWord(formats.exit, 'common_type', 2) !== this.typeWord || fieldWord(formats.exit, 'common_pid', 4) !== this.pidWord) {
       throw new Error('raw_syscalls sys_enter and sys_exit disagree on where common_type and common_pid are');
+    }
+    const capable = formats.capable;
+    this.capableId = capable ? capable.id : -1;
+    this.capWord = capable ? fieldWord(capable, 'cap', 4) : 0;
+    this.capRetWord = capable ? fieldWord(capable, 'ret', 4) : 0;
+    this.capTargetNsWord = capable ? fieldWord(capable, 'target_ns', 8) : 0;
+    this.capOwnNsWord = capable ? fieldWord(capable, 'capable_ns', 8) : 0;
+    if (capable && (fieldWord(capable, 'common_type', 2) !== this.typeWord || fieldWord(capable, 'common_pid', 4) !== this.pidWord)) {
+      throw new Error('capability/cap_capable and raw_syscalls disagree on where common_type and common_pid are');
     }
     this.seccompNr = known.seccomp ?? NONE;
     this.prctlNr = known.prctl ?? NONE;
@@ -193,6 +220,9 @@ export class LiveIngest {
     } else if (type === this.exitId) {
       const ret = at + this.exitRetWord;
       cur.queue.push(EXIT, pid, (words[at + this.exitNrWord] as number) | 0, tsNs, words[ret] as number, words[ret + 1] as number);
+    } else if (type === this.capableId) {
+      const denied = words[at + this.capRetWord] !== 0 ? DENIED : 0;
+      cur.queue.push(CAPABLE, pid, ((words[at + this.capWord] as number) & 0xffff) | denied, tsNs, words[at + this.capTargetNsWord] as number, words[at + this.capOwnNsWord] as number);
     } else {
       const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
       if (!event) this.unknownEvents += 1;
@@ -277,7 +307,7 @@ export class LiveIngest {
     if (pid === this.lastPid && this.lastCalls) return this.lastCalls;
     let t = this.calls.get(pid);
     if (!t) {
-      t = { pid, proc: undefined, open: NONE, arg0: 0, arg1: 0, fresh: this.fresh.everyTask === true || this.initialTasks.has(pid) };
+      t = { pid, proc: undefined, open: NONE, arg0: 0, arg1: 0, fresh: this.fresh.everyTask === true || this.initialTasks.has(pid), deniedCaps: undefined, credNs: undefined };
       this.calls.set(pid, t);
     }
     this.lastPid = pid;
@@ -296,11 +326,16 @@ export class LiveIngest {
       t.open = nr;
       t.arg0 = q.a[i] as number;
       t.arg1 = q.b[i] as number;
+      t.deniedCaps = undefined;
       this.agg.countCall(t.proc ?? this.procOf(t, ts), nr, ts);
       return;
     }
     if (kind === EXIT) {
       this.exit(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, ts);
+      return;
+    }
+    if (kind === CAPABLE) {
+      this.capable(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, ts);
       return;
     }
     const event = q.others.get(i);
@@ -326,10 +361,35 @@ export class LiveIngest {
     return t.proc;
   }
 
+  /** The user namespace of the last credentials seen granted a capability (a new task's, until its own is seen). */
+  private lastCredNs: number | undefined;
+
+  /**
+   * A capability check, during the task's open call (the syscall in flight), if any. Granted, the
+   * kernel names the credentials' namespace (capable_ns); denied, it does not, and the task's is
+   * the one it was last granted in (its parent's, or the container's, until it has one).
+   */
+  private capable(pid: number, capAndDenied: number, targetNs: number, capableNs: number, ts: number): void {
+    const t = this.callsOf(pid);
+    const proc = t.proc ?? this.procOf(t, ts);
+    const denied = (capAndDenied & DENIED) !== 0;
+    const cap = capAndDenied & 0xffff;
+    if (!denied) {
+      t.credNs = capableNs;
+      this.lastCredNs = capableNs;
+    }
+    const credNs = t.credNs ?? this.lastCredNs;
+    const ownNamespace = credNs === undefined || targetNs === credNs;
+    const counted = this.agg.addCapabilityCheck(proc, cap, denied, ownNamespace, t.open === NONE ? -1 : t.open, ts);
+    if (counted && denied && t.open !== NONE) (t.deniedCaps ??= []).push(cap);
+  }
+
   private exit(pid: number, nr: number, lo: number, hi: number, ts: number): void {
     const t = this.callsOf(pid);
     const fresh = t.fresh;
     t.fresh = false;
+    const deniedCaps = t.deniedCaps;
+    t.deniedCaps = undefined;
     // rt_sigreturn returns with no number (the restored frame reset it): it ends the open call.
     if (nr < 0) {
       t.open = NONE;
@@ -339,6 +399,7 @@ export class LiveIngest {
     const errno = hi === 0xffffffff && lo >= 0xfffff001 ? 0x100000000 - lo : 0;
     if (t.open === nr) {
       t.open = NONE;
+      if (deniedCaps) this.agg.noteDeniedOutcome(deniedCaps, nr, errno);
       // An exec'd process's calls before its filter load are the runtime's: no error of its counts.
       if (errno !== 0 && t.proc?.runtimeOnly !== true) this.agg.addError(nr, errno, ts);
       else if (lo === 0 && hi === 0 && this.isFilterLoad(nr, t.arg0, t.arg1)) this.agg.noteFilterLoad(ts, pid);

@@ -1,4 +1,5 @@
-import { formatSyscallLine, type LogFormatContext } from '../report/log-format.js';
+import { formatCapabilityLine, formatSyscallLine, type LogFormatContext } from '../report/log-format.js';
+import type { TraceEvent } from '../trace/events.js';
 import type { RotatingLog } from '../report/log-writer.js';
 import { SyscallPairer } from '../trace/syscall-pairing.js';
 import type { RawEventDecoder } from './raw-decoder.js';
@@ -34,6 +35,13 @@ export class LogConverter {
 
   private frames: Generator<SpoolFrame> | undefined;
 
+  /** One event in time order: a syscall half to pair, or a capability check, written as it comes. */
+  private readonly emit = (e: TraceEvent): void => {
+    this.tasks.annotate(e);
+    if (e.kind === 'capable') this.log.write(formatCapabilityLine(e));
+    else this.pairer.push(e);
+  };
+
   /** Start rendering a segment (call `step` until it returns true). */
   begin(segment: Buffer): void {
     this.frames = spoolFrames(segment);
@@ -55,10 +63,7 @@ export class LogConverter {
         const { records } = decodeRawPage(frame.page, this.layout);
         this.order.add(frame.cpu, this.decoder.decodeRecords(records, frame.cpu, NO_TASKS).events);
       } else {
-        this.eventsConverted += this.order.release(frame.watermark, (e) => {
-          this.tasks.annotate(e);
-          this.pairer.push(e);
-        });
+        this.eventsConverted += this.order.release(frame.watermark, this.emit);
       }
       if ((++n & 63) === 0 && Date.now() > deadline) return false;
     }
@@ -75,10 +80,7 @@ export class LogConverter {
   }
 
   finish(): void {
-    this.eventsConverted += this.order.release(Infinity, (e) => {
-      this.tasks.annotate(e);
-      this.pairer.push(e);
-    });
+    this.eventsConverted += this.order.release(Infinity, this.emit);
     this.pairer.flush();
     this.log.flush();
   }

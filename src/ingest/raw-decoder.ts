@@ -176,6 +176,19 @@ function bodyDecoder(format: EventFormat, opts: RawDecoderOptions): BodyDecoder 
       const exitPid = intReader(format, 'pid');
       return (d, comm, pid, tgid, cpu, timestamp) => ({ comm, pid, tgid, cpu, timestamp, kind: 'exit', exitPid: exitPid(d) });
     }
+    case 'capability/cap_capable': {
+      const cap = intReader(format, 'cap');
+      const ret = intReader(format, 'ret');
+      const target = field(format, 'target_ns');
+      const own = field(format, 'capable_ns');
+      if (target.size !== own.size) throw new RawDecodeError(`fields ${format.name}.target_ns and capable_ns differ in size`);
+      // Pointers compared, never shown. capable_ns is NULL when the check was denied.
+      const sameNs = (d: Buffer): boolean => d.compare(d, target.offset, target.offset + target.size, own.offset, own.offset + own.size) === 0;
+      return (d, comm, pid, tgid, cpu, timestamp) => {
+        const r = ret(d);
+        return { comm, pid, tgid, cpu, timestamp, kind: 'capable', cap: cap(d), ret: r, sameNamespace: r === 0 ? sameNs(d) : null };
+      };
+    }
     default:
       throw new RawDecodeError(`no binary decoder for event ${key}`);
   }
@@ -183,7 +196,7 @@ function bodyDecoder(format: EventFormat, opts: RawDecoderOptions): BodyDecoder 
 
 /**
  * Build a decoder for the given event formats (any of raw_syscalls/sys_enter, sys_exit,
- * task/task_newtask, task/task_rename and sched/sched_process_exec, _fork, _exit). Timestamps become seconds (ns / 1e9) in the clock
+ * task/task_newtask, task/task_rename, sched/sched_process_exec, _fork, _exit and capability/cap_capable). Timestamps become seconds (ns / 1e9) in the clock
  * of the instance, as the text output shows them (which rounds to microseconds).
  */
 export function createRawEventDecoder(formats: readonly EventFormat[], opts: RawDecoderOptions = {}): RawEventDecoder {

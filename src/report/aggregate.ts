@@ -79,6 +79,46 @@ export interface ProcessStats {
    */
   runtimeOnly: boolean;
   runtimeCalls: number;
+  /**
+   * Its capability checks are the workload's: it exec'd at or after the profile's start (the init
+   * becoming the workload, an exec'd process after its own seccomp load), or descends from one
+   * that did. Before that the runtime sets the container up, with the runtime's needs.
+   */
+  workload: boolean;
+}
+
+/** Checks of one capability during one syscall. */
+export interface CapabilityCallStats {
+  granted: number;
+  denied: number;
+  /** Calls during which it was denied, by how the call ended: errno (0: it succeeded all the same) -> calls. */
+  deniedOutcomes: Map<number, number>;
+}
+
+/** One capability's checks by the workload (capability:cap_capable). */
+export interface CapabilityStats {
+  cap: number;
+  granted: number;
+  denied: number;
+  firstSeen: number;
+  lastSeen: number;
+  /** The first process that asked for it, and its name then. */
+  firstPid: number;
+  firstComm: string;
+  /** Checks against the task's own user namespace, and against another (an outer one, or one it created). */
+  ownNamespace: number;
+  otherNamespace: number;
+  /** The syscall each check happened in (-1: outside any syscall, such as a page fault). */
+  bySyscall: Map<number, CapabilityCallStats>;
+}
+
+/** How the aggregate is to find the profile's start. */
+export interface AggregateOptions {
+  /**
+   * The runtime will load a seccomp filter (the bundle has a profile, or record mode loads one):
+   * capability checks count from execs after it. Otherwise from any exec (the first-exec start).
+   */
+  filterLoadExpected?: boolean;
 }
 
 /** Syscall numbers the aggregate must recognise on the traced arch. */
@@ -131,7 +171,15 @@ export class TraceAggregate {
   /** Processes the runtime's exec started in (the front door's pid, before it execs the runtime). */
   private readonly execRoots = new Set<number>();
 
-  constructor(private readonly known: AggregateSyscalls = {}) {}
+  /** Capability checks of the workload, by capability number. */
+  readonly capabilities = new Map<number, CapabilityStats>();
+  /** Capability checks before the profile's start (the runtime's setup): not in `capabilities`. */
+  runtimeCapabilityChecks = 0;
+
+  constructor(
+    private readonly known: AggregateSyscalls = {},
+    private readonly opts: AggregateOptions = {},
+  ) {}
 
   /** The profile's start point: the seccomp load if one was seen, else the first exec. */
   profileStart(): ProfileStart {
@@ -168,6 +216,7 @@ export class TraceAggregate {
         if (child && child.pid !== parent.pid) {
           child.parentPid ??= parent.pid;
           if (parent.exec && !child.exec) this.inheritExec(child, parent);
+          if (parent.workload) child.workload = true;
           if (child.execs.length === 0 && (child.comm === '<...>' || child.comm === '') && event.childComm !== '') child.comm = event.childComm;
         }
         break;
@@ -177,6 +226,8 @@ export class TraceAggregate {
         if (!proc.exec && (!this.firstExec || event.timestamp < this.firstExec.timestamp)) this.firstExec = { timestamp: event.timestamp, pid: event.execPid };
         const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
         if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
+        // The workload begins: this exec is at or after the profile's start (events come in time order).
+        if (!proc.runtimeOnly && (this.seccompLoad !== undefined || this.opts.filterLoadExpected !== true)) proc.workload = true;
         if (proc.execs.length < MAX_EXECS_PER_PROCESS) proc.execs.push(event.filename);
         else proc.execsDropped += 1;
         break;
@@ -261,6 +312,51 @@ export class TraceAggregate {
     proc.blocked += 1;
   }
 
+  /**
+   * One capability check (cap_capable) by a task of `proc`, during syscall `nr` (-1: none). Counted
+   * only once the process is the workload's (see ProcessStats.workload); returns whether it was.
+   */
+  addCapabilityCheck(proc: ProcessStats, cap: number, denied: boolean, ownNamespace: boolean, nr: number, ts: number): boolean {
+    if (!proc.workload) {
+      this.runtimeCapabilityChecks += 1;
+      return false;
+    }
+    let c = this.capabilities.get(cap);
+    if (!c) {
+      c = { cap, granted: 0, denied: 0, firstSeen: ts, lastSeen: ts, firstPid: proc.pid, firstComm: proc.comm, ownNamespace: 0, otherNamespace: 0, bySyscall: new Map() };
+      this.capabilities.set(cap, c);
+    }
+    if (ts < c.firstSeen) {
+      c.firstSeen = ts;
+      c.firstPid = proc.pid;
+      c.firstComm = proc.comm;
+    }
+    if (ts > c.lastSeen) c.lastSeen = ts;
+    let call = c.bySyscall.get(nr);
+    if (!call) {
+      call = { granted: 0, denied: 0, deniedOutcomes: new Map() };
+      c.bySyscall.set(nr, call);
+    }
+    if (denied) {
+      c.denied += 1;
+      call.denied += 1;
+    } else {
+      c.granted += 1;
+      call.granted += 1;
+    }
+    if (ownNamespace) c.ownNamespace += 1;
+    else c.otherNamespace += 1;
+    return true;
+  }
+
+  /** The call `nr`, during which these capabilities were denied, ended with errno (0: it succeeded). */
+  noteDeniedOutcome(caps: readonly number[], nr: number, errno: number): void {
+    for (const cap of new Set(caps)) {
+      const outcomes = this.capabilities.get(cap)?.bySyscall.get(nr)?.deniedOutcomes;
+      if (outcomes) outcomes.set(errno, (outcomes.get(errno) ?? 0) + 1);
+    }
+  }
+
   /** One call failed with errno (from its exit). */
   addError(nr: number, errno: number, ts: number): void {
     const stats = this.statsFor(nr, ts);
@@ -319,13 +415,14 @@ export class TraceAggregate {
     let proc = this.processes.get(key);
     if (!proc) {
       const parentPid = this.parentOf.get(key);
-      proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, exec: false, runtimeOnly: false, runtimeCalls: 0 };
+      proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, exec: false, runtimeOnly: false, runtimeCalls: 0, workload: false };
+      const parent = parentPid === undefined ? undefined : this.processes.get(parentPid);
       if (this.execRoots.has(key)) {
         proc.exec = true;
         proc.runtimeOnly = true;
       } else {
-        const parent = parentPid === undefined ? undefined : this.processes.get(parentPid);
         if (parent?.exec) this.inheritExec(proc, parent);
+        if (parent?.workload) proc.workload = true;
       }
       this.processes.set(key, proc);
     }

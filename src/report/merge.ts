@@ -1,4 +1,4 @@
-import type { Summary } from './summary.js';
+import type { CapabilitiesSection, CapabilitySummary, Summary } from './summary.js';
 
 type SyscallEntry = Summary['syscalls'][string];
 const minNullable = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.min(x, y));
@@ -55,6 +55,42 @@ function mergeProcess(a: ProcessEntry, b: ProcessEntry): ProcessEntry {
   };
 }
 
+type CapabilityCall = CapabilitySummary['syscalls'][string];
+
+function mergeCapabilityCall(a: CapabilityCall, b: CapabilityCall): CapabilityCall {
+  const outcomes = a.deniedOutcomes || b.deniedOutcomes ? addCounts(a.deniedOutcomes ?? {}, b.deniedOutcomes ?? {}) : undefined;
+  return { granted: a.granted + b.granted, denied: a.denied + b.denied, ...(outcomes ? { deniedOutcomes: outcomes } : {}), ...(a.noAuditLikely ?? b.noAuditLikely ? { noAuditLikely: true as const } : {}) };
+}
+
+function mergeCapability(a: CapabilitySummary, b: CapabilitySummary): CapabilitySummary {
+  const first = b.firstSeen < a.firstSeen ? b : a;
+  return {
+    cap: a.cap,
+    granted: a.granted + b.granted,
+    denied: a.denied + b.denied,
+    firstSeen: first.firstSeen,
+    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+    firstPid: first.firstPid,
+    firstComm: first.firstComm,
+    namespace: { own: a.namespace.own + b.namespace.own, other: a.namespace.other + b.namespace.other },
+    syscalls: mergeRecords(a.syscalls, b.syscalls, mergeCapabilityCall),
+  };
+}
+
+/** Capability sections of parts of one trace (or of several containers): the checks added up, by number. */
+export function mergeCapabilitySections(a: CapabilitiesSection | undefined, b: CapabilitiesSection | undefined): CapabilitiesSection | undefined {
+  if (!a || !b) return a ?? b;
+  const checks = mergeRecords(a.checks, b.checks, mergeCapability);
+  const held = a.held && b.held ? [...new Set([...a.held, ...b.held])] : (a.held ?? b.held);
+  return {
+    start: b.start,
+    note: b.note,
+    runtimeChecks: a.runtimeChecks + b.runtimeChecks,
+    held,
+    checks: Object.fromEntries(Object.entries(checks).sort(([, x], [, y]) => x.cap - y.cap)),
+  };
+}
+
 function mergeRecords<T>(a: Record<string, T>, b: Record<string, T>, merge: (x: T, y: T) => T): Record<string, T> {
   const out: Record<string, T> = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = k in out ? merge(out[k] as T, v) : v;
@@ -83,6 +119,7 @@ export function mergeSummaryParts(a: Summary, b: Summary, loss: Summary['loss'])
     },
     loss,
     profileStart: pick ?? { kind: 'none', timestamp: null, pid: null },
+    ...(a.capabilities || b.capabilities ? { capabilities: mergeCapabilitySections(a.capabilities, b.capabilities) } : {}),
     syscalls: mergeRecords(a.syscalls, b.syscalls, mergeSyscall),
     processes: mergeRecords(a.processes, b.processes, mergeProcess),
   };

@@ -1,5 +1,45 @@
 import type { Summary } from './summary.js';
-import { reportHeadline } from './summary.js';
+import { capabilitiesDenied, capabilitiesHeldUnchecked, isOnlyNoAuditLikely, reportHeadline } from './summary.js';
+
+/** `socket:2 setsockopt:1`, the syscalls a capability was checked in. */
+function inSyscalls(calls: Record<string, { granted: number; denied: number; noAuditLikely?: true }>, which: 'granted' | 'denied'): string {
+  return Object.entries(calls)
+    .filter(([, c]) => c[which] > 0)
+    .map(([name, c]) => `${name}:${c[which]}${c.noAuditLikely ? ' (no-audit likely)' : ''}`)
+    .join(' ');
+}
+
+function capabilityLines(s: Summary): string[] {
+  const section = s.capabilities;
+  if (!section) return [];
+  const lines = ['', 'capabilities used (granted; in which syscalls):'];
+  const used = Object.entries(section.checks).filter(([, c]) => c.granted > 0);
+  if (used.length === 0) lines.push('  (none)');
+  for (const [name, c] of used) {
+    const ns = c.namespace.other > 0 ? `, ${c.namespace.other} against another user namespace` : '';
+    const maybe = isOnlyNoAuditLikely(c) ? '  [no-audit likely: perhaps not needed]' : '';
+    lines.push(`  ${name}: ${c.granted} granted in ${inSyscalls(c.syscalls, 'granted')}; first by ${c.firstComm} (${c.firstPid})${ns}${maybe}`);
+  }
+  const denied = capabilitiesDenied(s);
+  if (denied.length > 0) {
+    lines.push('', 'capabilities asked for but denied (the call, and how it ended):');
+    for (const { name, check } of denied) {
+      const calls = Object.entries(check.syscalls)
+        .filter(([, c]) => c.denied > 0)
+        .map(([syscall, c]) => {
+          const ended = Object.entries(c.deniedOutcomes ?? {}).map(([e, n]) => `${e === 'ok' ? 'succeeded' : e}:${n}`).join(' ');
+          return `${syscall} ${c.denied}x${ended ? ` -> ${ended}` : ''}${c.noAuditLikely ? ' (no-audit likely: harmless)' : ''}`;
+        });
+      lines.push(`  ${name}: ${calls.join('; ')}`);
+    }
+  }
+  if (section.held) {
+    const unchecked = capabilitiesHeldUnchecked(s);
+    lines.push('', `capabilities held but never checked: ${unchecked.length > 0 ? unchecked.join(' ') : '(none)'}`);
+  }
+  lines.push(`(${section.runtimeChecks} checks before the start were the runtime's; ${section.note})`);
+  return lines;
+}
 
 /** Human-readable rendering of a summary (pure). */
 export function renderSummaryText(s: Summary): string {
@@ -27,6 +67,7 @@ export function renderSummaryText(s: Summary): string {
       lines.push(`${name.padEnd(width)}  ${String(b.count).padStart(9)}  ${answers}${b.rule ? `  (${b.rule})` : ''}`);
     }
   }
+  lines.push(...capabilityLines(s));
   lines.push('', 'processes:');
   for (const p of Object.values(s.processes)) {
     const exec = p.execs.length > 0 ? ` exec ${p.execs.join(', ')}` : '';

@@ -1,5 +1,6 @@
 import { KubernetesIdentitySchema } from '../kubernetes/identity.js';
 import { z } from 'zod';
+import { NO_SYSCALL, capabilityName, isLikelyNoAudit, sortCapabilities } from '../capabilities/index.js';
 import type { TraceAggregate } from './aggregate.js';
 
 /** Event loss, as the kernel counted it per CPU (per_cpu/cpuN/stats). */
@@ -58,6 +59,54 @@ export const ProcessSummarySchema = z.object({
   runtimeCalls: z.number().int().nonnegative().optional(),
 });
 
+const count = z.number().int().nonnegative();
+
+/** Checks of one capability during one syscall. */
+export const CapabilityCallSummarySchema = z.object({
+  granted: count,
+  denied: count,
+  /** Of the calls during which it was denied: how the call ended, errno name or "ok" -> calls. */
+  deniedOutcomes: z.record(z.string(), z.number().int().positive()).optional(),
+  /** This capability checked in this syscall is likely a no-audit check (src/capabilities/no-audit.ts). */
+  noAuditLikely: z.literal(true).optional(),
+});
+
+export const CapabilitySummarySchema = z.object({
+  cap: z.number().int().nonnegative(),
+  granted: count,
+  denied: count,
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  /** The first process that asked for it, and its name then. */
+  firstPid: z.number().int(),
+  firstComm: z.string(),
+  /** Checks against the task's own user namespace, and against another one (outer, or one it made). */
+  namespace: z.object({ own: count, other: count }),
+  /** The syscall in flight when it was checked ("(none)": outside any) -> checks. */
+  syscalls: z.record(z.string(), CapabilityCallSummarySchema),
+});
+export type CapabilitySummary = z.infer<typeof CapabilitySummarySchema>;
+
+/** Capability checks (capability:cap_capable) by the workload; absent when they were not traced. */
+export const CapabilitiesSectionSchema = z.object({
+  /** Where the checks count from (said in words: the same start as the profile's, per process). */
+  start: z.string(),
+  /** What the tracepoint cannot tell. */
+  note: z.string(),
+  /** Checks before the start: the runtime's setup (not in checks). */
+  runtimeChecks: count,
+  /** The bundle's process.capabilities (all sets together); null when not known. */
+  held: z.array(z.string()).nullable(),
+  /** Capability name -> its checks, by number. */
+  checks: z.record(z.string(), CapabilitySummarySchema),
+});
+export type CapabilitiesSection = z.infer<typeof CapabilitiesSectionSchema>;
+
+export const CAPABILITY_START =
+  "each process's checks count from its exec at or after the profile's start (the init's exec of the workload; an exec'd process's, after its own seccomp load), and its children's from their birth: the runtime's setup before it is not counted";
+export const CAPABILITY_NOTE =
+  'the kernel traces no-audit checks (a kernel asking only whether the task has a capability, as for memory overcommit) like the others: the capabilities used may hold more than the workload needs, never less; those marked "no-audit likely" were checked only where such checks are common (verify --minimize proves them)';
+
 /**
  * How the container's seccomp profile was treated while it was traced (src/wrapper/record-mode.ts):
  * kept (enforced, as under the bare runtime), or not loaded at all (permissive: recorded from
@@ -112,6 +161,8 @@ export const SummarySchema = z.object({
   }),
   /** Who the container was in Kubernetes (from the CRI runtime's annotations), when it was a pod's. */
   kubernetes: KubernetesIdentitySchema.optional(),
+  /** Capability checks by the workload (absent: not traced, as on kernels without capability:cap_capable). */
+  capabilities: CapabilitiesSectionSchema.optional(),
   /** syscall name -> stats, sorted by name. */
   syscalls: z.record(z.string(), SyscallSummarySchema),
   /** pid (process, i.e. thread group) -> stats. */
@@ -133,6 +184,8 @@ export interface SummaryContext {
   seccomp?: Summary['seccomp'];
   kubernetes?: Summary['kubernetes'];
   log?: Summary['log'];
+  /** Capability checks were traced; held: the bundle's process.capabilities (null: not known). */
+  capabilities?: { held: readonly string[] | null } | undefined;
   /** The bundle profile's rule that stops a syscall, as text, when the profile is known. */
   blockingRule?: (name: string, blocked: { errnos: ReadonlyMap<number, number>; killed: number }) => string | undefined;
 }
@@ -201,6 +254,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       ...(p.exec ? { exec: true, runtimeCalls: p.runtimeCalls } : {}),
     };
   }
+  const capabilities = ctx.capabilities ? capabilitiesSection(agg, ctx.capabilities.held, ctx.syscallName, errnoNames) : undefined;
   return {
     schemaVersion: 2,
     tool: 'oci-ftrace',
@@ -221,9 +275,56 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     ...(ctx.log ? { log: ctx.log } : {}),
     ...(ctx.kubernetes ? { kubernetes: ctx.kubernetes } : {}),
     profileStart: agg.profileStart(),
+    ...(capabilities ? { capabilities } : {}),
     syscalls,
     processes,
   };
+}
+
+function capabilitiesSection(agg: TraceAggregate, held: readonly string[] | null, syscallName: (nr: number) => string, errnoNames: (m: ReadonlyMap<number, number>) => Record<string, number>): CapabilitiesSection {
+  const checks: CapabilitiesSection['checks'] = {};
+  for (const c of [...agg.capabilities.values()].sort((a, b) => a.cap - b.cap)) {
+    const name = capabilityName(c.cap);
+    const calls: CapabilitySummary['syscalls'] = {};
+    const named = [...c.bySyscall].map(([nr, s]) => [nr < 0 ? NO_SYSCALL : syscallName(nr), s] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [syscall, s] of named) {
+      const outcomes = errnoNames(new Map([...s.deniedOutcomes].filter(([e]) => e !== 0)));
+      const ok = s.deniedOutcomes.get(0);
+      calls[syscall] = {
+        granted: s.granted,
+        denied: s.denied,
+        ...(s.deniedOutcomes.size > 0 ? { deniedOutcomes: { ...(ok ? { ok } : {}), ...outcomes } } : {}),
+        ...(isLikelyNoAudit(name, syscall) ? { noAuditLikely: true as const } : {}),
+      };
+    }
+    checks[name] = { cap: c.cap, granted: c.granted, denied: c.denied, firstSeen: c.firstSeen, lastSeen: c.lastSeen, firstPid: c.firstPid, firstComm: c.firstComm, namespace: { own: c.ownNamespace, other: c.otherNamespace }, syscalls: calls };
+  }
+  return { start: CAPABILITY_START, note: CAPABILITY_NOTE, runtimeChecks: agg.runtimeCapabilityChecks, held: held === null ? null : sortCapabilities(held), checks };
+}
+
+/** The capabilities the workload was granted at least once: those its run options must keep. */
+export function capabilitiesUsed(summary: Summary): string[] {
+  return sortCapabilities(Object.entries(summary.capabilities?.checks ?? {}).filter(([, c]) => c.granted > 0).map(([name]) => name));
+}
+
+/** A used capability granted only in syscalls where no-audit checks are common: maybe not needed. */
+export function isOnlyNoAuditLikely(c: CapabilitySummary): boolean {
+  const granted = Object.values(c.syscalls).filter((s) => s.granted > 0);
+  return granted.length > 0 && granted.every((s) => s.noAuditLikely === true);
+}
+
+/** The capabilities the workload asked for and was denied, with the syscalls and how they ended. */
+export function capabilitiesDenied(summary: Summary): { name: string; check: CapabilitySummary }[] {
+  return Object.entries(summary.capabilities?.checks ?? {})
+    .filter(([, c]) => c.denied > 0)
+    .map(([name, check]) => ({ name, check }));
+}
+
+/** The bundle's capabilities the workload never asked for (empty when the bundle's are not known). */
+export function capabilitiesHeldUnchecked(summary: Summary): string[] {
+  const section = summary.capabilities;
+  if (!section?.held) return [];
+  return section.held.filter((c) => !(c in section.checks));
 }
 
 /** The first line of every report: loss is never silent. */

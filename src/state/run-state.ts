@@ -26,6 +26,8 @@ export const RunStateSchema = z
     recordSeccomp: z.enum(['keep', 'permissive']).optional(),
     /** The bundle's own linux.seccomp as found, as lossless JSON ("null": it had none). */
     bundleSeccomp: z.string().optional(),
+    /** The bundle's process.capabilities, all sets together (what the workload held). */
+    heldCapabilities: z.array(z.string().max(64)).max(128).optional(),
     /** Where its report goes (src/report/report-dir.ts); absent: OUTPUT_DIR/<id>/. */
     reportDir: z.string().startsWith('/').optional(),
     /** Its Kubernetes identity, from the CRI runtime's annotations. */

@@ -58,4 +58,18 @@ export interface ProcessRenameEvent extends EventHeader {
   newComm: string;
 }
 
-export type TraceEvent = SysEnterEvent | SysExitEvent | ProcessExecEvent | ProcessForkEvent | ProcessExitEvent | ProcessRenameEvent;
+/** A capability check (capability/cap_capable): the kernel asked whether the task holds `cap`. */
+export interface CapableEvent extends EventHeader {
+  kind: 'capable';
+  cap: number;
+  /** 0: granted; a negative errno (-EPERM): denied. */
+  ret: number;
+  /**
+   * Granted in the namespace it was asked against (target_ns == capable_ns: the task's own user
+   * namespace), or in an outer one (false: the target is a namespace the task made). Null when
+   * denied: the kernel then gives no capable_ns.
+   */
+  sameNamespace: boolean | null;
+}
+
+export type TraceEvent = SysEnterEvent | SysExitEvent | ProcessExecEvent | ProcessForkEvent | ProcessExitEvent | ProcessRenameEvent | CapableEvent;

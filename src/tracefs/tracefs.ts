@@ -72,6 +72,12 @@ export const CONTAINER_EVENTS = [
   'sched/sched_process_exit',
 ] as const;
 
+/**
+ * Capability checks (cap_capable: fields cred, target_ns, capable_ns, cap, ret), recorded in the
+ * same instance and pid filter as the syscalls where the kernel has the event (Linux 6.14 and later).
+ */
+export const CAPABILITY_EVENT = 'capability/cap_capable';
+
 export interface InstanceSettings {
   /** Kernel memory for the whole instance, all CPUs together: each CPU gets its share. */
   bufferKbTotal: number;
