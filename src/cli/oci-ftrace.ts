@@ -16,6 +16,7 @@ import { writeContainerSeccompFiles, type CliProfileRequest } from '../profile/i
 import { NoAgentError, askAgent } from './agent-client.js';
 import { registerProfileCommands } from './profile-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerCapabilityCommands } from './capability-commands.js';
 
 class UsageError extends Error {}
 
@@ -145,6 +146,7 @@ function program(): Command {
       }
     });
   registerProfileCommands(cmd);
+  registerCapabilityCommands(cmd);
   registerDoctorCommand(cmd);
   return cmd;
 }

@@ -33,25 +33,25 @@ import {
   type SeccompProfile,
   type SyscallSet,
 } from '../profile/index.js';
-import { syscallsSinceProfileStart } from '../report/summary.js';
+import { capabilitiesUsed, syscallsSinceProfileStart } from '../report/summary.js';
 import { writeFileAtomic } from '../oci-config/bundle-config.js';
 import { hostArch } from '../syscalls/index.js';
 
-interface MergeOptions {
+export interface MergeOptions {
   input: string[];
   original: boolean;
   allowLostEvents?: boolean;
   runtime: string;
 }
 
-function parseRuntimes(list: string): Runtime[] {
+export function parseRuntimes(list: string): Runtime[] {
   const names = list.split(',').map((r) => r.trim()).filter((r) => r.length > 0);
   const bad = names.find((r) => !isRuntime(r));
   if (bad !== undefined || names.length === 0) throw new ProfileError(`--runtime: "${bad ?? list}" is not one of ${RUNTIMES.join(', ')}`);
   return names as Runtime[];
 }
 
-function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
@@ -60,7 +60,7 @@ function outputDir(): string {
 }
 
 /** The report directories of a workload; none is an error, naming what was looked for. */
-function workloadReports(selector: string, parts: 2 | 3): string[] {
+export function workloadReports(selector: string, parts: 2 | 3): string[] {
   let found;
   try {
     found = reportsOfWorkload(outputDir(), selector, parts);
@@ -71,12 +71,20 @@ function workloadReports(selector: string, parts: 2 | 3): string[] {
   return found.map((r) => r.dir);
 }
 
-async function loadSources(args: readonly string[]): Promise<LoadedSource[]> {
+/** The reports named as arguments, and those of a workload (--pod, --container); none is an error. */
+export async function reportSources(command: string, reports: readonly string[], opts: { pod?: string; container?: string }): Promise<{ sources: LoadedSource[]; workload: string | undefined }> {
+  const workload = opts.container ?? opts.pod;
+  const ofWorkload = workload === undefined ? [] : workloadReports(workload, opts.container !== undefined ? 3 : 2);
+  if (reports.length + ofWorkload.length === 0) throw new ProfileError(`${command}: name reports, or a workload with --pod or --container`);
+  return { sources: await loadSources([...reports, ...ofWorkload]), workload };
+}
+
+export async function loadSources(args: readonly string[]): Promise<LoadedSource[]> {
   const dir = outputDir();
   return Promise.all(args.map((arg) => loadSource(arg, dir)));
 }
 
-function onlyReports(loaded: readonly LoadedSource[]): LoadedReport[] {
+export function onlyReports(loaded: readonly LoadedSource[]): LoadedReport[] {
   const notReport = loaded.find((l) => l.kind !== 'report');
   if (notReport) throw new ProfileError(`${notReport.path} is a profile, not a report: merge it with --input`);
   return loaded as LoadedReport[];
@@ -97,7 +105,7 @@ function parseCapabilities(list: string | undefined): Set<string> {
   return new Set(caps);
 }
 
-async function profileFromReports(reports: readonly LoadedSource[], opts: MergeOptions, capabilities: ReadonlySet<string>): Promise<MadeProfile> {
+export async function profileFromReports(reports: readonly LoadedSource[], opts: MergeOptions, capabilities: ReadonlySet<string>): Promise<MadeProfile> {
   return makeProfile({
     reports: onlyReports(reports),
     inputs: await loadInputs(opts.input),
@@ -110,7 +118,7 @@ async function profileFromReports(reports: readonly LoadedSource[], opts: MergeO
 }
 
 /** One line on stderr saying what the profile is made of; stdout stays the profile's. */
-function describeMade(made: MadeProfile): string {
+export function describeMade(made: MadeProfile): string {
   const parts = [`${made.allowed.length} syscalls allowed`];
   if (made.constrained.length > 0) parts.push(`${made.constrained.length} kept as the input blocks or restricts them (${made.constrained.map((c) => c.name).join(' ')})`);
   if (made.runtimeAdded.length > 0) parts.push(`${made.runtimeAdded.join(' ')} for the runtime`);
@@ -121,12 +129,13 @@ function describeMade(made: MadeProfile): string {
 
 function syscallSetOf(source: LoadedSource): SyscallSet {
   if (source.kind === 'report') {
-    return { source: source.path, kind: 'report', names: new Set(syscallsSinceProfileStart(source.summary)), conditional: new Set() };
+    const caps = source.summary.capabilities ? new Set(capabilitiesUsed(source.summary)) : undefined;
+    return { source: source.path, kind: 'report', names: new Set(syscallsSinceProfileStart(source.summary)), conditional: new Set(), capabilities: caps };
   }
   const arch = hostArch();
   const resolved = resolveInputProfile(source.profile, { arch, capabilities: new Set(DOCKER_DEFAULT_CAPABILITIES), kernel: parseKernelRelease(release()) });
   const allowed = syscallsAllowedBy(resolved, arch);
-  return { source: source.path, kind: 'profile', names: allowed.names, conditional: allowed.conditional };
+  return { source: source.path, kind: 'profile', names: allowed.names, conditional: allowed.conditional, capabilities: source.capabilities ? new Set(source.capabilities) : undefined };
 }
 
 export function registerProfileCommands(program: Command): void {
@@ -146,10 +155,8 @@ export function registerProfileCommands(program: Command): void {
     .option('--runtime <list>', "the runtimes it will run under (runc, crun): allows what their own code may do after loading the filter at moments no recording pins down", 'runc,crun')
     .action(async (reports: string[], opts: MergeOptions & { format: string; output?: string; name?: string; capabilities?: string; pod?: string; container?: string }) => {
       if (!isProfileFormat(opts.format)) throw new ProfileError(`--format: "${opts.format}" is not one of oci, docker, spo`);
-      const workload = opts.container ?? opts.pod;
-      const ofWorkload = workload === undefined ? [] : workloadReports(workload, opts.container !== undefined ? 3 : 2);
-      if (reports.length + ofWorkload.length === 0) throw new ProfileError('profile: name reports, or a workload with --pod or --container');
-      const made = await profileFromReports(await loadSources([...reports, ...ofWorkload]), opts, parseCapabilities(opts.capabilities));
+      const { sources, workload } = await reportSources('profile', reports, opts);
+      const made = await profileFromReports(sources, opts, parseCapabilities(opts.capabilities));
       // An SPO resource of a workload is named after it, not after one of its containers' ids.
       const name = opts.name ?? spoNameFor(workload !== undefined ? workload.replace(/\*/g, '').replace(/\//g, '-') : made.containerIds.join('-'));
       const text = renderProfile(made.profile, opts.format, { name });
@@ -160,7 +167,7 @@ export function registerProfileCommands(program: Command): void {
 
   program
     .command('diff')
-    .description('the syscalls one report or profile has that the other lacks (exit 1 when they differ)')
+    .description('the syscalls (and capabilities, where both have them) one report or profile has that the other lacks (exit 1 when they differ)')
     .argument('<a>', 'a report (summary.json, directory, container id) or a profile (OCI, Docker, config.json)')
     .argument('<b>', 'the same')
     .option('--json', 'print the difference as JSON')

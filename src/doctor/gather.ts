@@ -9,6 +9,7 @@ import { ConfigError, ConfigSchema, configPath, loadConfig } from '../config/con
 import { runningAgent } from '../agent/main.js';
 import { askAgent } from '../cli/agent-client.js';
 import { frontDoorPath } from '../install/bin-paths.js';
+import { locateRealRuntime } from '../install/real-runtime.js';
 import {
   CommandOutputSchema,
   checkAgent,
@@ -141,22 +142,15 @@ async function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promis
   }
 }
 
-/**
- * The runtime is the front door's to find (locate_runtime in src/front-door/oci-ftrace-runc.c):
- * asked with OCI_FTRACE_WHICH_RUNTIME=1, it prints the path it would exec, or its lookup error.
- */
+/** The runtime is the front door's to find (src/install/real-runtime.ts). */
 export async function gatherRuntime(env: NodeJS.ProcessEnv): Promise<RuntimeFacts> {
   const frontDoor = frontDoorPath();
   const frontDoorExecutable = isExecutableFile(frontDoor);
   const via = env.OCI_FTRACE_RUNTIME ? `OCI_FTRACE_RUNTIME=${env.OCI_FTRACE_RUNTIME}` : 'runc, then crun, on PATH';
   if (!frontDoorExecutable) return { frontDoor, frontDoorExecutable, located: { via } };
-  const which = await run(frontDoor, [], { ...env, OCI_FTRACE_WHICH_RUNTIME: '1' });
-  const path = which.exitCode === 0 ? which.stdout.trim() : '';
-  if (!path.startsWith('/')) {
-    const error = which.error ?? (which.stderr.trim().replace(/^oci-ftrace-runc: /, '') || `the front door answered ${JSON.stringify(which.stdout.slice(0, 80))}`);
-    return { frontDoor, frontDoorExecutable, located: { via, error } };
-  }
-  return { frontDoor, frontDoorExecutable, located: { path, via }, runtimeVersion: await run(path, ['--version'], env) };
+  const which = await locateRealRuntime(env, frontDoor);
+  if ('error' in which) return { frontDoor, frontDoorExecutable, located: { via, error: which.error } };
+  return { frontDoor, frontDoorExecutable, located: { path: which.path, via }, runtimeVersion: await run(which.path, ['--version'], env) };
 }
 
 // Our config and the agent -------------------------------------------------------------------------

@@ -14,6 +14,7 @@
  * only over the very bytes we wrote: a config.json someone changed meanwhile is theirs, and left.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { heldCapabilitiesOfSpec } from '../capabilities/index.js';
 import { z } from 'zod';
 import { writeFileAtomic } from '../oci-config/bundle-config.js';
 import { parseJsonLossless, stringifyJsonLossless } from '../oci-config/lossless-json.js';
@@ -92,13 +93,7 @@ export function bundleSeccompOf(saved: SavedBundle): string {
 
 /** The capabilities the bundle's process holds, in any of its sets (bounding, effective, permitted, inheritable, ambient). Pure. */
 export function bundleCapabilitiesOf(saved: SavedBundle): string[] | undefined {
-  const tree = parseJsonLossless(Buffer.from(saved.original, 'base64').toString('utf8'), saved.path) as { process?: { capabilities?: Record<string, unknown> | null } | null };
-  const sets = tree?.process?.capabilities;
-  // None given: the runtime leaves the process's capabilities as they are, which we cannot tell here.
-  if (!sets || typeof sets !== 'object') return undefined;
-  const held = new Set<string>();
-  for (const set of Object.values(sets)) if (Array.isArray(set)) for (const c of set) if (typeof c === 'string' && /^CAP_[A-Z_0-9]+$/.test(c)) held.add(c);
-  return [...held];
+  return heldCapabilitiesOfSpec(parseJsonLossless(Buffer.from(saved.original, 'base64').toString('utf8'), saved.path));
 }
 
 export type RestoreOutcome =

@@ -7,9 +7,22 @@ import type { SpecModifier } from '../oci-config/modifiers.js';
 import type { OciSpec } from '../oci-config/schema.js';
 import { unprepareModifier } from '../prepare/prepare-bundle.js';
 import { ociSeccompObject } from './render.js';
+import type { OciCapabilities } from './run-options.js';
 import type { SeccompProfile } from './seccomp.js';
 
 export const ENFORCE_MODIFIER_NAME = 'enforce-seccomp';
+export const ENFORCE_CAPABILITIES_MODIFIER_NAME = 'enforce-capabilities';
+
+/** Set process.capabilities to these sets. */
+export function enforceCapabilitiesModifier(sets: OciCapabilities): SpecModifier {
+  return {
+    name: ENFORCE_CAPABILITIES_MODIFIER_NAME,
+    apply(spec: OciSpec): OciSpec {
+      const process = (spec.process ?? {}) as Record<string, unknown>;
+      return { ...spec, process: { ...process, capabilities: structuredClone(sets) } } as OciSpec;
+    },
+  };
+}
 
 /** Set linux.seccomp to `profile`. */
 export function enforceSeccompModifier(profile: SeccompProfile): SpecModifier {

@@ -15,7 +15,7 @@ export {
   type ProfileRequest,
 } from './container-profile.js';
 export { diffSyscalls, isSameSyscalls, renderDiffText, syscallsAllowedBy, type SyscallDiff, type SyscallSet } from './diff.js';
-export { ENFORCE_MODIFIER_NAME, bundleCapabilities, enforceProfileOnBundle, enforceSeccompModifier } from './enforce.js';
+export { ENFORCE_CAPABILITIES_MODIFIER_NAME, ENFORCE_MODIFIER_NAME, bundleCapabilities, enforceCapabilitiesModifier, enforceProfileOnBundle, enforceSeccompModifier } from './enforce.js';
 export {
   CLONE3,
   RUNTIMES,
@@ -53,3 +53,4 @@ export {
 export { ENOSYS, EPERM, SECCOMP_ACTIONS, SECCOMP_OPERATORS, type SeccompAction, type SeccompArg, type SeccompProfile, type SeccompRule } from './seccomp.js';
 export { ORIGINAL_PROFILE_FILE, loadProfileFile, loadSource, type LoadedProfile, type LoadedReport, type LoadedSource } from './sources.js';
 export { emitYaml, type YamlValue } from './yaml.js';
+export { capabilitiesOfReports, ociCapabilitySets, renderRunOptions, runOptions, type OciCapabilities, type RunOptions } from './run-options.js';

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SummarySchema, type Summary } from '../report/summary.js';
+import { heldCapabilitiesOfSpec } from '../capabilities/index.js';
 import { parseJsonLossless } from '../oci-config/lossless-json.js';
 import { describeIssue } from '../oci-config/schema.js';
 import { findReportDir } from '../report/report-index.js';
@@ -29,6 +30,8 @@ export interface LoadedProfile {
   kind: 'profile';
   path: string;
   profile: InputSeccomp;
+  /** A config.json's process.capabilities (all sets together), when it has them. */
+  capabilities?: string[];
 }
 
 export type LoadedSource = LoadedReport | LoadedProfile;
@@ -61,7 +64,9 @@ export async function loadSource(arg: string, outputDir: string): Promise<Loaded
     return { kind: 'report', path, summary: r.data, ...(original ? { original } : {}) };
   }
   // Lossless, so 64-bit argument values are read exactly.
-  return { kind: 'profile', path, profile: parseInputProfile(parseJsonLossless(text, path), path) };
+  const tree = parseJsonLossless(text, path);
+  const capabilities = heldCapabilitiesOfSpec(tree);
+  return { kind: 'profile', path, profile: parseInputProfile(tree, path), ...(capabilities ? { capabilities } : {}) };
 }
 
 export async function loadProfileFile(path: string): Promise<LoadedProfile> {
