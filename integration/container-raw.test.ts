@@ -3,28 +3,24 @@
 // mkdir with EPERM and kills chmod: what the binary ingest makes of its pages, read in the worst
 // order, against the kernel's own text of the same buffer read in time order.
 // RECORD_RAW_FIXTURES=1 also writes the capture as unit-test fixtures (raw-container-*).
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tmp from 'tmp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveIngest } from '../src/ingest/live-ingest.js';
 import { createRawEventDecoder } from '../src/ingest/raw-decoder.js';
-import { drainTracePipeRaw, listTraceCpus, tracePipeRawPath } from '../src/ingest/raw-pipe-reader.js';
 import { TaskTable } from '../src/ingest/task-table.js';
-import { threadsOf } from '../src/agent/tracing.js';
 import { TraceAggregate } from '../src/report/aggregate.js';
 import { TraceAnalyzer } from '../test/support/text-analyzer.js';
 import { forkSyscallNumbers, syscallNumber } from '../src/syscalls/index.js';
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat } from '../src/tracefs/event-format.js';
 import { CONTAINER_EVENTS, TraceInstance } from '../src/tracefs/tracefs.js';
 import { makeBusyboxBundle } from './lab/bundle.js';
-import { REPO_ROOT, RUNC, requireLab, tracefsRoot, uniqueId } from './lab/env.js';
+import { REPO_ROOT, requireLab } from './lab/env.js';
+import { captureContainer, type Capture } from './support/capture.js';
 import { listTracefsInstances } from './lab/leaks.js';
 
 requireLab();
-const RECORD_FIXTURES = process.env.RECORD_RAW_FIXTURES === '1';
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 const PREFIX = 'oci-ftrace-ctrtest-';
 const work = tmp.dirSync({ prefix: PREFIX, unsafeCleanup: true });
@@ -48,59 +44,17 @@ const PROFILE = {
   ],
 };
 
-interface Capture {
-  initPid: number;
-  initialTasks: number[];
-  pages: Map<number, Buffer[]>;
-  text: string;
-  stdout: string;
-}
-
-/** Runs the bundle under runc with a createRuntime hook that waits until the instance follows the init. */
-async function captureContainer(): Promise<Capture> {
-  const b = await makeBusyboxBundle(path.join(work.name, 'bundle'), { args: ['/bin/sh', '-c', SCRIPT], readonlyRootfs: false });
+/** Runs the bundle under runc, traced from createRuntime as the product traces it. */
+async function captureThisContainer(): Promise<Capture> {
+  const b = await makeBusyboxBundle(path.join(work.name, 'bundle'), { args: ['/bin/sh', '-c', SCRIPT], readonlyRootfs: false, seccomp: PROFILE });
   execFileSync('gcc', ['-static', '-O1', '-pthread', '-o', path.join(b.rootfsDir, PROBE), path.join(FIXTURES, 'seccomp-probe.c')]);
-  const stateFile = path.join(work.name, 'state.json');
-  const goFile = path.join(work.name, 'go');
-  const spec = JSON.parse(readFileSync(b.configPath, 'utf8')) as Record<string, any>;
-  spec.linux.seccomp = PROFILE;
-  spec.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${stateFile}.tmp && mv ${stateFile}.tmp ${stateFile} && while [ ! -e ${goFile} ]; do sleep 0.005; done`] }] };
-  writeFileSync(b.configPath, JSON.stringify(spec, null, 2));
-
-  const root = tracefsRoot() as string;
-  const inst = new TraceInstance(root, PREFIX + uniqueId('c').replace(/[^A-Za-z0-9_.+-]/g, ''));
-  instance = inst;
-  await inst.configure({ bufferKbTotal: 8192, clock: 'mono', events: CONTAINER_EVENTS });
-  const child = spawn(RUNC, ['run', '--bundle', b.bundleDir, uniqueId('ctr-raw')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  for (const started = Date.now(); !existsSync(stateFile); ) {
-    if (Date.now() - started > 10_000) throw new Error('the createRuntime hook never ran');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  const initPid = (JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number }).pid;
-  await inst.start(threadsOf(initPid), CONTAINER_EVENTS);
-  const initialTasks = await inst.eventPids();
-  writeFileSync(goFile, '');
-  expect(await exited).toBe(0);
-  await inst.stop();
-  const text = inst.read('trace');
-  const layout = { page: readPageHeaderFormat(inst.path), event: readEventHeaderFormat(inst.path) };
-  const pages = new Map(listTraceCpus(inst.path).map((cpu) => [cpu, drainTracePipeRaw(tracePipeRawPath(inst.path, cpu), layout.page.subBufferSize)]));
-  if (RECORD_FIXTURES) {
-    for (const [cpu, list] of pages) writeFileSync(path.join(FIXTURES, `raw-container-cpu${cpu}.bin`), Buffer.concat(list));
-    writeFileSync(path.join(FIXTURES, 'raw-container.trace'), text);
-    writeFileSync(path.join(FIXTURES, 'raw-container.json'), `${JSON.stringify({ initPid, initialTasks, profile: PROFILE, stdout }, null, 2)}\n`);
-    for (const ev of CONTAINER_EVENTS) writeFileSync(path.join(FIXTURES, `raw-format-${ev.replace('/', '-')}.txt`), inst.read(`events/${ev}/format`));
-  }
-  return { initPid, initialTasks, pages, text, stdout };
+  return captureContainer({ configPath: b.configPath, bundleDir: b.bundleDir, workDir: work.name, prefix: PREFIX, events: CONTAINER_EVENTS, fixture: 'raw-container', meta: { profile: PROFILE } }, (i) => (instance = i));
 }
 
 describe('a container under its own seccomp profile, traced from createRuntime', () => {
   let cap: Capture;
   beforeAll(async () => {
-    cap = await captureContainer();
+    cap = await captureThisContainer();
   });
 
   it('runs as under bare runc: mkdir answered EPERM, the chmod shell killed (SIGSYS, 159)', () => {

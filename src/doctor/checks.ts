@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import { CONTAINER_EVENTS } from '../tracefs/tracefs.js';
+import { CAPABILITY_EVENT, CONTAINER_EVENTS } from '../tracefs/tracefs.js';
 
 export type Verdict = boolean | 'warn';
 
@@ -62,7 +62,7 @@ export const TRACEFS_FILES = ['set_event_pid', 'options/event-fork', 'buffer_per
 
 /** Paths, relative to the tracefs root, whose presence checkTracefs judges. */
 export function tracefsPathsToProbe(): string[] {
-  return [...CONTAINER_EVENTS.map((e) => `events/${e}`), ...TRACEFS_FILES];
+  return [...CONTAINER_EVENTS.map((e) => `events/${e}`), `events/${CAPABILITY_EVENT}`, ...TRACEFS_FILES];
 }
 
 export interface InstanceProbe {
@@ -125,6 +125,12 @@ export function checkTracefs(f: TracefsFacts): Finding[] {
           detail: `missing ${missingEvents.join(', ')}`,
           fix: 'a kernel built with CONFIG_FTRACE_SYSCALLS and the sched/task tracepoints (any distribution kernel has them)',
         },
+  );
+
+  out.push(
+    f.present[`events/${CAPABILITY_EVENT}`]
+      ? { check: 'tracefs: capabilities', ok: true, detail: `${CAPABILITY_EVENT}: capability checks are traced with the syscalls` }
+      : { check: 'tracefs: capabilities', ok: 'warn', detail: `no ${CAPABILITY_EVENT}: reports hold syscalls only, no capabilities`, fix: 'Linux 6.14 or later has the capability:cap_capable tracepoint' },
   );
 
   const missingFiles = TRACEFS_FILES.filter((file) => !f.present[file]);

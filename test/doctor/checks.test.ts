@@ -73,8 +73,16 @@ describe('tracefs', () => {
       ['tracefs', true],
       ['tracefs: instances', true],
       ['tracefs: events', true],
+      ['tracefs: capabilities', true],
       ['tracefs: options', true],
     ]);
+  });
+
+  it('warns, not fails, without the capability tracepoint (an older kernel): syscalls only', () => {
+    const present = { ...allPresent(), 'events/capability/cap_capable': false };
+    const caps = only(checkTracefs(tracefsFacts({ present })), 'tracefs: capabilities');
+    expect(caps.ok).toBe('warn');
+    expect(caps.fix).toMatch(/6\.14/);
   });
 
   it('fails naming the events that are missing', () => {

@@ -39,7 +39,7 @@ export function recordedFormats(): EventFormat[] {
 }
 
 /** The pages of one capture, per CPU (files hold the pages back to back, in read order). */
-export function recordedPages(capture: 'raw-busybox' | 'raw-loss' | 'raw-container'): Map<number, Buffer[]> {
+export function recordedPages(capture: 'raw-busybox' | 'raw-loss' | 'raw-container' | 'raw-caps'): Map<number, Buffer[]> {
   const size = recordedLayout().page.subBufferSize;
   const out = new Map<number, Buffer[]>();
   for (let cpu = 0; existsSync(path.join(FIXTURES, `${capture}-cpu${cpu}.bin`)); cpu++) {
@@ -62,6 +62,20 @@ export interface ContainerCaptureMeta {
 
 export function containerCaptureMeta(): ContainerCaptureMeta {
   return JSON.parse(fixtureText('raw-container.json')) as ContainerCaptureMeta;
+}
+
+/** What integration/capabilities-raw.test.ts recorded with the raw-caps capture. */
+export interface CapabilityCaptureMeta {
+  initPid: number;
+  initialTasks: number[];
+  /** The bundle's capability sets (CAP_NET_RAW held, CAP_CHOWN not). */
+  capabilities: string[];
+  script: string;
+  stdout: string;
+}
+
+export function capabilityCaptureMeta(): CapabilityCaptureMeta {
+  return JSON.parse(fixtureText('raw-caps.json')) as CapabilityCaptureMeta;
 }
 
 /** The kernel's text rendering of the busybox capture, parsed. */
