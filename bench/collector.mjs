@@ -4,7 +4,7 @@
 // bare; under a raw ftrace instance with no reader (the kernel's own cost: the floor of any ftrace
 // tracer); and drained as the agent drains a container: the default per-container budget
 // (bufferKbPerContainer), buffer_percent wake-ups, a drain worker thread (src/agent/drain-pool.ts),
-// aggregate only and with the text log. Each drained run must lose nothing; the finish (summary
+// aggregate only (with capability checks, as by default, and without) and with the text log. Each drained run must lose nothing; the finish (summary
 // written) and the log that follows are timed too. strace -f once, for scale.
 //
 //   sudo node bench/collector.mjs [--count N] [--runs R]        (after npm run build)
@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DrainPool } from '../dist/agent/drain-pool.js';
-import { beginTracing, instanceSettings } from '../dist/agent/tracing.js';
+import { beginTracing, instanceSettings, traceEvents } from '../dist/agent/tracing.js';
 import { parseConfig } from '../dist/config/config.js';
 import { silentLogger } from '../dist/log/logger.js';
 import { TraceInstance, locateTracefs } from '../dist/tracefs/tracefs.js';
@@ -50,16 +50,16 @@ async function timeBare(wrapper, count) {
 }
 
 /** The workload on an instance set up as the agent sets one up; drained (or not) as it drains. */
-async function timeTraced(root, drained) {
+async function timeTraced(root, drained, { traceCapabilities = true } = {}) {
   const id = `bench-collector-${process.pid}-${n}`;
-  const config = parseConfig({ outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'log.json'), writeLog: drained === 'log' });
+  const config = parseConfig({ outputDir: path.join(work, 'out'), stateDir: path.join(work, 'state'), logFile: path.join(work, 'log.json'), writeLog: drained === 'log', traceCapabilities });
   const instance = new TraceInstance(root, `${prefix}${n++}`);
   const d = heldDd();
-  await instance.configure(instanceSettings(config));
+  await instance.configure(instanceSettings(config, root));
   let pool;
   let logWritten;
   try {
-    const runState = await beginTracing(instance, { ociVersion: '1.0.2', id, status: 'created', pid: d.pid, bundle: work });
+    const runState = await beginTracing(instance, { ociVersion: '1.0.2', id, status: 'created', pid: d.pid, bundle: work }, traceEvents(config, root));
     if (drained === 'cat') {
       // The cheapest reader there is: one cat per CPU copying trace_pipe_raw to /dev/null.
       const cpus = readdirSync(path.join(instance.path, 'per_cpu')).filter((c) => /^cpu\d+$/.test(c));
@@ -120,10 +120,14 @@ await withCleanup(
       { name: 'bare (not traced)', run: () => timeBare([]) },
       { name: 'raw ftrace instance, drained by cat (one per CPU)', run: () => timeTraced(root, 'cat') },
       { name: 'drained by a worker, aggregate only (writeLog: false)', run: () => timeTraced(root, 'aggregate') },
+      { name: 'the same, syscalls only (traceCapabilities: false)', run: () => timeTraced(root, 'aggregate', { traceCapabilities: false }) },
       { name: 'drained by a worker, with the text log', run: () => timeTraced(root, 'log') },
     ];
     const results = await rounds(cases, { runs: RUNS, warmup: 1 });
     printTable(`${RUNS} runs each, interleaved; ratios against raw ftrace (every drained run lost 0 events)`, results, { columns: ['workload', 'drain cpu', 'finish', 'log after'], labels: { workload: 'workload', 'drain cpu': 'our CPU meanwhile', finish: 'finish (summary)', 'log after': 'log written after finish' } });
+    const caps = median(results[3].samples.workload);
+    const syscallsOnly = median(results[4].samples.workload);
+    console.log(`\ncapability checks traced as well: ${(caps / syscallsOnly).toFixed(3)}x the syscall-only trace (medians, ${caps.toFixed(0)} vs ${syscallsOnly.toFixed(0)} ms)`);
     const overwritten = results[0].samples.overwritten;
     console.log(`\nraw instance with no reader: the kernel overwrote a median ${median(overwritten)} events per run (nothing drains it)`);
     if (hasStrace) {

@@ -51,6 +51,8 @@ echo "== report =="
 "$ROOT/bin/oci-ftrace" show "$OUT/$ID/summary.json"
 echo "== seccomp profile (OCI linux.seccomp; -f docker or -f spo for the other forms) =="
 "$ROOT/bin/oci-ftrace" profile "$OUT/$ID" -f oci
+echo "== run options: the capabilities it used, all others dropped, and that profile =="
+"$ROOT/bin/oci-ftrace" options "$OUT/$ID" --seccomp-file "$OUT/$ID/seccomp.docker.json"
 # The text log follows the summary (rendered off the container's stop path): wait for it.
 for _ in $(seq 600); do grep -q '"log": *"pending"' "$OUT/$ID/summary.json" || break; sleep 0.1; done
 echo "== first lines of the syscall log ($OUT/$ID/ftrace_syscalls_dump.log) =="

@@ -145,7 +145,9 @@ export class Drain {
     const arch = state.arch;
     const forkSyscalls = forkSyscallNumbers(arch);
     const known = { seccomp: syscallNumber('seccomp', arch), prctl: syscallNumber('prctl', arch) };
-    this.aggregate = new TraceAggregate(known, { filterLoadExpected: filterLoadExpected(state) });
+    // Adopted: the workload began under the agent that died, unless its checkpoint says it had not.
+    const workloadBegun = adoption !== undefined && adoption.checkpoint?.summary.profileStart.kind !== 'none';
+    this.aggregate = new TraceAggregate(known, { filterLoadExpected: filterLoadExpected(state), workloadBegun });
     this.layout = { page: readPageHeaderFormat(this.instance.path), event: readEventHeaderFormat(this.instance.path) };
     // What the instance records, as the kernel says (an adopted instance was set up by another agent).
     this.capabilities = isEnabled(this.instance, CAPABILITY_EVENT);

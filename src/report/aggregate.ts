@@ -119,6 +119,11 @@ export interface AggregateOptions {
    * capability checks count from execs after it. Otherwise from any exec (the first-exec start).
    */
   filterLoadExpected?: boolean;
+  /**
+   * The workload had begun before this aggregate's first event (an agent adopting a trace another
+   * left): a process whose start was not seen is the workload's, so none of its checks is missed.
+   */
+  workloadBegun?: boolean;
 }
 
 /** Syscall numbers the aggregate must recognise on the traced arch. */
@@ -422,7 +427,7 @@ export class TraceAggregate {
         proc.runtimeOnly = true;
       } else {
         if (parent?.exec) this.inheritExec(proc, parent);
-        if (parent?.workload) proc.workload = true;
+        if (parent?.workload || (parent === undefined && this.opts.workloadBegun === true)) proc.workload = true;
       }
       this.processes.set(key, proc);
     }

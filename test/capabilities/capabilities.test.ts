@@ -23,7 +23,7 @@ const KNOWN = { seccomp: 317, prctl: 157 };
 const NO_PROC = { comm: () => undefined, tgid: () => undefined };
 const LOSS = { lost: 0, overrun: 0, dropped: 0, perCpu: [] };
 
-function ingestCaptured(opts: { filterLoadExpected: boolean }): TraceAggregate {
+function ingestCaptured(opts: { filterLoadExpected: boolean; workloadBegun?: boolean }): TraceAggregate {
   const meta = capabilityCaptureMeta();
   const formats = recordedFormats();
   const byName = (n: string) => formats.find((f) => f.name === n)!;
@@ -116,6 +116,12 @@ describe('capability checks of a recorded container', () => {
 
   it('without a filter load to wait for, the workload starts at its first exec: the same here', () => {
     expect(capabilitiesUsed(summaryOf(ingestCaptured({ filterLoadExpected: false })))).toEqual(['CAP_NET_RAW']);
+  });
+
+  it('adopted from an agent that died, a process whose start was not seen is the workload\'s: no check is missed', () => {
+    const agg = ingestCaptured({ filterLoadExpected: true, workloadBegun: true });
+    expect(agg.runtimeCapabilityChecks).toBe(0);
+    expect([...agg.capabilities.values()].reduce((n, c) => n + c.granted + c.denied, 0)).toBe(textChecks().length);
   });
 
   it('two parts of one trace merge to the counts of the whole', () => {
