@@ -30,17 +30,18 @@ export function formatSyscallLine(r: SyscallRecord, ctx: LogFormatContext): stri
 }
 
 /**
- * A capability check, on the line before the call it happened in (calls are written as they return):
- *   <timestamp> <task> <pid> capable(CAP_NET_RAW) = granted|denied[, from an outer user namespace]
+ * A capability check, on the line before the call it happened in (calls are written as they return),
+ * in a form no reader of the log takes for a syscall (no `name(`):
+ *   <timestamp> <task> <pid> cap_capable: CAP_NET_RAW granted|denied[, from an outer user namespace]
  */
 export function formatCapabilityLine(e: CapableEvent): string {
-  return `${e.timestamp.toFixed(6)} ${e.comm} ${e.pid} capable(${capabilityName(e.cap)}) = ${e.ret === 0 ? 'granted' : 'denied'}${e.sameNamespace === false ? ', from an outer user namespace' : ''}`;
+  return `${e.timestamp.toFixed(6)} ${e.comm} ${e.pid} cap_capable: ${capabilityName(e.cap)} ${e.ret === 0 ? 'granted' : 'denied'}${e.sameNamespace === false ? ', from an outer user namespace' : ''}`;
 }
 
 export function logHeaderLines(meta: { containerId: string; arch: string; clock: string }): string[] {
   return [
     `# oci-ftrace syscall log: container ${meta.containerId}, arch ${meta.arch}, clock ${meta.clock}`,
     '# timestamp task pid syscall(args) = return',
-    "# timestamp task pid capable(CAP_X) = granted|denied: a capability check, during the call on a later line of that pid",
+    "# timestamp task pid cap_capable: CAP_X granted|denied: a capability check, during the call on a later line of that pid",
   ];
 }
