@@ -22,6 +22,7 @@ import { instanceNameFor } from '../state/paths.js';
 import { isSameProcessAlive, processIdentity } from '../state/process-identity.js';
 import { readPending, readRunState, removePending, removeRunState, writePending, writeRunState, type RunState } from '../state/run-state.js';
 import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
+import { claimPooledInstance, claimsOf, idle, poolAccessProblem, releaseClaim } from '../tracefs/instance-pool.js';
 import { CheckpointFile, type Adoption } from '../ingest/drain.js';
 import { SummarySchema } from '../report/summary.js';
 import { claimReportDir } from '../report/report-dir.js';
@@ -34,6 +35,9 @@ import type { CliReply, CliRequest, HookReply, HookRequest, PrepareReply, Prepar
 import { beginTracing, instanceSettings, traceEvents } from './tracing.js';
 
 /** How often the one timer looks at the runtimes and inits it watches. */
+/** Not root: tracing goes through the pool of instances the administrator made for a group (src/tracefs/instance-pool.ts). */
+const ROOTLESS = (process.geteuid?.() ?? 0) !== 0;
+const DEFAULT_TRACEFS = '/sys/kernel/tracing';
 const WATCH_EVERY_MS = 500;
 /** How long the record step waits for the instance the prepare step began to configure. */
 const INSTANCE_WAIT_MS = 10_000;
@@ -238,6 +242,14 @@ export class Agent {
       this.log.error({ id: inv.containerId, why: this.notTracing }, 'not traced: this agent cannot take its state directory');
       return GO;
     }
+    if (ROOTLESS) {
+      // Before the bundle is touched: without access to the pool the container runs as bare, untouched.
+      const problem = poolAccessProblem(await this.tracefsRoot(config));
+      if (problem) {
+        this.log.error({ id: inv.containerId, why: problem }, `not traced (rootless): ${problem}`);
+        return config.strict ? this.refuse(inv, req, `oci-ftrace-runc: ${problem}; strict mode refuses the container`) : GO;
+      }
+    }
     let id: string | undefined;
     const asked = performance.now();
     try {
@@ -321,7 +333,8 @@ export class Agent {
     const key = config.tracefsPath ?? '';
     let root = this.tracefs.get(key);
     if (!root) {
-      root = locateTracefs(config.tracefsPath);
+      // Rootless, tracefs is the administrator's to mount (setup-rootless): where it is, not found by mounting.
+      root = ROOTLESS ? Promise.resolve(config.tracefsPath ?? DEFAULT_TRACEFS) : locateTracefs(config.tracefsPath);
       this.tracefs.set(key, root);
       // A failure is not remembered: the next container tries again.
       root.catch(() => this.tracefs.delete(key));
@@ -337,10 +350,12 @@ export class Agent {
   private startInstance(id: string, config: Config, runtime: string | undefined, bundle: string): Container {
     const c: Container = { id, phase: 'prepared', config, instance: undefined, instanceReady: Promise.resolve(undefined), runtime };
     c.instanceReady = (async (): Promise<number | undefined> => {
-      const instance = new TraceInstance(await this.tracefsRoot(config), instanceNameFor(id));
+      const root = await this.tracefsRoot(config);
+      // Rootless: one of the pool the administrator made for the group, claimed; else one made for it.
+      const instance = new TraceInstance(root, ROOTLESS ? claimPooledInstance(root, { stateDir: config.stateDir, id }) : instanceNameFor(id));
       c.instance = instance;
       writePending(config.stateDir, { version: 1, id, instance: instance.name, tracefsRoot: instance.tracefsRoot, runtime: runtime ?? '', bundle, preparedAt: new Date().toISOString() });
-      if (!(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) throw new Error(`ftrace instance ${instance.path} of an earlier container with this id is still there`);
+      if (!ROOTLESS && !(await instance.waitGone(STALE_INSTANCE_WAIT_MS))) throw new Error(`ftrace instance ${instance.path} of an earlier container with this id is still there`);
       const queued = performance.now();
       await this.lane.run('setup', async () => {
         const began = performance.now();
@@ -573,6 +588,19 @@ export class Agent {
         await putBundleBack(config, id, saved.runtime, this.log);
         out.restored.push(id);
       } else if (!saved) rmSync(savedBundlePath(config.stateDir, id), { force: true });
+    }
+    if (ROOTLESS) {
+      // Pooled instances this state directory's agents claimed for containers nothing knows of now.
+      for (const [name, claim] of claimsOf(config.stateDir)) {
+        if (this.containers.has(claim.id) || readPending(config.stateDir, claim.id)) continue;
+        try {
+          idle(new TraceInstance(await this.tracefsRoot(config), name).path);
+        } catch {
+          /* gone with a reboot, or the pool's access revoked: the claim goes all the same */
+        }
+        releaseClaim(name);
+        out.removed.push(name);
+      }
     }
     if (this.containers.size > 0) this.watch();
     if (Object.values(out).some((l) => l.length > 0)) this.log.info(out, 'reconciled what earlier agents and containers left');

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
+import { ConfigError, configPath, loadConfig, type Config } from '../config/config.js';
 
 /**
  * The agent's config: read once, and again whenever the file changes (its inode, size or mtime),
@@ -12,7 +12,8 @@ export class ConfigSource {
 
   /** `path` undefined: the default config. */
   constructor(path: string | undefined) {
-    this.path = path ?? DEFAULT_CONFIG_PATH;
+    // None named: root's /etc/oci-ftrace/config.json, or a rootless user's own (configPath).
+    this.path = path ?? configPath({});
   }
 
   get(): Config {

@@ -17,6 +17,7 @@ import { NoAgentError, askAgent } from './agent-client.js';
 import { registerProfileCommands } from './profile-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerCapabilityCommands } from './capability-commands.js';
+import { registerSetupRootlessCommand } from './setup-rootless-command.js';
 
 class UsageError extends Error {}
 
@@ -147,6 +148,7 @@ function program(): Command {
     });
   registerProfileCommands(cmd);
   registerCapabilityCommands(cmd);
+  registerSetupRootlessCommand(cmd);
   registerDoctorCommand(cmd);
   return cmd;
 }

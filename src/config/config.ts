@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /** The config's "trace" key: which containers are traced (src/prepare/trace-policy.ts applies it). */
@@ -105,8 +107,29 @@ const REMOVED_KEYS: Readonly<Record<string, string>> = {
     'recording without the container\'s own seccomp profile is a per-container choice now: annotate the container with oci-ftrace/record-seccomp: "permissive"',
 };
 
+const absolute = (v: string | undefined): string | undefined => (v !== undefined && v.startsWith('/') ? v : undefined);
+
+/** Not root: the user's own runtime (XDG_RUNTIME_DIR), data and config directories, as rootless runc and podman keep theirs. */
+function isRootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0 ? env.OCI_FTRACE_CONFIG : DEFAULT_CONFIG_PATH;
+  if (env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0) return env.OCI_FTRACE_CONFIG;
+  if (!isRootless()) return DEFAULT_CONFIG_PATH;
+  return join(absolute(process.env.XDG_CONFIG_HOME) ?? join(homedir(), '.config'), 'oci-ftrace', 'config.json');
+}
+
+/**
+ * A rootless agent's defaults for where things go: its state under XDG_RUNTIME_DIR (the front door
+ * puts its socket there too, and passes the variable on), reports and our log under the user's data
+ * directory. Without XDG_RUNTIME_DIR the config must name stateDir. Root's are the schema's.
+ */
+export function rootlessDefaults(): Partial<Record<'stateDir' | 'outputDir' | 'logFile', string>> {
+  if (!isRootless()) return {};
+  const outputDir = join(absolute(process.env.XDG_DATA_HOME) ?? join(homedir(), '.local', 'share'), 'oci-ftrace');
+  const runtime = absolute(process.env.XDG_RUNTIME_DIR);
+  return { outputDir, logFile: join(outputDir, 'oci-ftrace.log'), ...(runtime ? { stateDir: join(runtime, 'oci-ftrace') } : {}) };
 }
 
 const DEFAULTS = ConfigSchema.parse({});
@@ -114,7 +137,7 @@ const DEFAULTS = ConfigSchema.parse({});
 /** What an invalid file still tells about reporting its own error (pure). */
 function fallbackOf(raw: unknown): ConfigError['fallback'] {
   const r = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-  const logFile = typeof r.logFile === 'string' && r.logFile.startsWith('/') ? r.logFile : DEFAULTS.logFile;
+  const logFile = typeof r.logFile === 'string' && r.logFile.startsWith('/') ? r.logFile : (rootlessDefaults().logFile ?? DEFAULTS.logFile);
   return { logFile, strict: r.strict === true };
 }
 
@@ -141,7 +164,12 @@ function describeConfigIssue(issue: z.ZodIssue): string {
 
 /** Validate an already-parsed config value; one-line error naming the bad key. */
 export function parseConfig(value: unknown, source = 'config'): Config {
-  const result = ConfigSchema.safeParse(value);
+  const user = rootlessDefaults();
+  if (isRootless() && user.stateDir === undefined && !(typeof value === 'object' && value !== null && 'stateDir' in value)) {
+    throw new ConfigError(`${source}: invalid config: not root and no XDG_RUNTIME_DIR: name "stateDir" (a directory of this user's, on tmpfs)`, fallbackOf(value));
+  }
+  const withDefaults = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...user, ...value } : value;
+  const result = ConfigSchema.safeParse(withDefaults);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new ConfigError(`${source}: invalid config: ${issue ? describeConfigIssue(issue) : 'invalid'}`, fallbackOf(value));

@@ -80,11 +80,20 @@ export interface TracefsFacts {
   /** tracefsPathsToProbe() under the root: present or not. */
   present: Readonly<Record<string, boolean>>;
   probe?: InstanceProbe;
+  /** The rootless pool (src/tracefs/instance-pool.ts): not root, whether this user can trace through it; root, whether there is one. */
+  rootless?: { user: true; problem?: { problem: string; fix: string } | undefined } | { user: false; pool?: { size: number; group: string } | undefined };
+}
+
+/** Not root: tracefs is reached through the administrator's pool, or not at all. */
+function checkRootless(f: TracefsFacts & { rootless: { user: true; problem?: { problem: string; fix: string } | undefined } }): Finding[] {
+  const p = f.rootless.problem;
+  return [p ? { check: 'tracefs: rootless pool', ok: false, detail: p.problem, fix: p.fix } : { check: 'tracefs: rootless pool', ok: true, detail: 'a pooled instance is writable by this user: containers run through the front door are traced' }];
 }
 
 const MOUNT_FIX = 'mount -t tracefs nodev /sys/kernel/tracing (the agent mounts it there itself when it finds none)';
 
 export function checkTracefs(f: TracefsFacts): Finding[] {
+  if (f.rootless?.user === true) return checkRootless({ ...f, rootless: f.rootless });
   const root = f.pick.root;
   if (!root) {
     // Without a configured path the agent mounts tracefs itself at first use; with one it refuses.
@@ -141,6 +150,10 @@ export function checkTracefs(f: TracefsFacts): Finding[] {
     out.push({ check: 'tracefs: options', ok: 'warn', detail: 'no buffer_percent: the agent is woken for every page, not when a tenth of a buffer is full', fix: 'kernel 5.1 or later' });
   } else {
     out.push({ check: 'tracefs: options', ok: true, detail: TRACEFS_FILES.join(', ') });
+  }
+  if (f.rootless?.user === false) {
+    const pool = f.rootless.pool;
+    out.push({ check: 'tracefs: rootless pool', ok: true, detail: pool ? `${pool.size} instances for group ${pool.group}: its members' rootless containers are traced` : 'none: rootless users cannot trace (oci-ftrace setup-rootless --group G makes one)' });
   }
   return out;
 }

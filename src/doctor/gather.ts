@@ -10,6 +10,7 @@ import { runningAgent } from '../agent/main.js';
 import { askAgent } from '../cli/agent-client.js';
 import { frontDoorPath } from '../install/bin-paths.js';
 import { locateRealRuntime } from '../install/real-runtime.js';
+import { poolAccess, readPoolFile } from '../tracefs/instance-pool.js';
 import {
   CommandOutputSchema,
   checkAgent,
@@ -112,6 +113,11 @@ function probeInstance(root: string): InstanceProbe {
 }
 
 export function gatherTracefs(configured: string | undefined): TracefsFacts {
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    // Not root: nothing of tracefs is probed but the pool this user would trace through.
+    const root = configured ?? '/sys/kernel/tracing';
+    return { configured, pick: { root, how: 'rootless: the pool under it' }, present: {}, rootless: { user: true, problem: poolAccess(root) } };
+  }
   let mounts = '';
   try {
     mounts = readFileSync('/proc/mounts', 'utf8');
@@ -123,7 +129,8 @@ export function gatherTracefs(configured: string | undefined): TracefsFacts {
   const root = pick.root;
   if (!root) return { configured, pick, present: {} };
   const present = Object.fromEntries(tracefsPathsToProbe().map((rel) => [rel, existsSync(join(root, rel))]));
-  return { configured, pick, present, probe: probeInstance(root) };
+  const pool = readPoolFile();
+  return { configured, pick, present, probe: probeInstance(root), rootless: { user: false, pool: pool ? { size: pool.size, group: pool.group } : undefined } };
 }
 
 // The real runtime ---------------------------------------------------------------------------------

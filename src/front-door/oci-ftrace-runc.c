@@ -548,7 +548,11 @@ static void become_agent(int report_fd, const char *config) __attribute__((noret
 static void become_agent(int report_fd, const char *config) {
   char *argv[8];
   int argc = 0, null_fd, w, closed;
-  static char *const envp[] = {"PATH=" DEFAULT_PATH, NULL};
+  /* A fixed PATH, and where a rootless agent's defaults live (the user's runtime, data and config
+   * directories; HOME for the rest): nothing else of the caller's environment. */
+  static const char *const passed[] = {"HOME=", "XDG_RUNTIME_DIR=", "XDG_DATA_HOME=", "XDG_CONFIG_HOME="};
+  static char *envp[2 + sizeof passed / sizeof passed[0]];
+  size_t envc = 0;
   struct sigaction dfl;
   sigset_t none;
 
@@ -589,6 +593,17 @@ static void become_agent(int report_fd, const char *config) {
   }
   umask(022);
 
+  envp[envc++] = (char *)"PATH=" DEFAULT_PATH;
+  for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++) {
+    size_t len = strlen(passed[i]);
+    for (char **e = environ; *e != NULL; e++) {
+      if (strncmp(*e, passed[i], len) == 0) {
+        envp[envc++] = *e;
+        break;
+      }
+    }
+  }
+  envp[envc] = NULL;
   argv[argc++] = (char *)OFT_NODE;
   argv[argc++] = (char *)OFT_AGENT;
   argv[argc++] = (char *)"agent";

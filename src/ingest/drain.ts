@@ -182,7 +182,7 @@ export class Drain {
       const format = {
         syscallName: (nr: number) => syscallName(nr, arch),
         argNames: (name: string) => {
-          if (!argNames.has(name)) argNames.set(name, readSyscallArgNames(state.tracefsRoot, name));
+          if (!argNames.has(name)) argNames.set(name, readSyscallArgNames(this.instance.path, name));
           return argNames.get(name);
         },
         describeReturn,

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { appendFile, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { POOL_PREFIX, idle, releaseClaim } from './instance-pool.js';
+import { TracefsError } from './errors.js';
 
-export class TracefsError extends Error {
-  override name = 'TracefsError';
-}
+export { TracefsError };
 
 const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
@@ -57,26 +57,7 @@ export function parseCpuStats(cpu: number, text: string): CpuStats {
   return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), readEvents: field('read events') };
 }
 
-/**
- * The events an instance records for a container: syscalls plus the process lifecycle. New tasks
- * come from task_newtask rather than sched_process_fork: its clone_flags say whether the child is a
- * thread, so the process tree never depends on /proc (a short-lived task is gone before its events
- * are read); task_rename keeps names exact (busybox names each applet's process after it).
- */
-export const CONTAINER_EVENTS = [
-  'raw_syscalls/sys_enter',
-  'raw_syscalls/sys_exit',
-  'sched/sched_process_exec',
-  'task/task_newtask',
-  'task/task_rename',
-  'sched/sched_process_exit',
-] as const;
-
-/**
- * Capability checks (cap_capable: fields cred, target_ns, capable_ns, cap, ret), recorded in the
- * same instance and pid filter as the syscalls where the kernel has the event (Linux 6.14 and later).
- */
-export const CAPABILITY_EVENT = 'capability/cap_capable';
+export { CAPABILITY_EVENT, CONTAINER_EVENTS } from './container-events.js';
 
 export interface InstanceSettings {
   /** Kernel memory for the whole instance, all CPUs together: each CPU gets its share. */
@@ -140,8 +121,10 @@ export class TraceInstance {
    * not exist (see waitGone).
    */
   async configure(settings: InstanceSettings): Promise<void> {
+    // A pooled instance (rootless, src/tracefs/instance-pool.ts) exists already, idle: it is claimed, not made.
+    const pooled = this.name.startsWith(POOL_PREFIX);
     try {
-      await mkdir(this.path);
+      if (!pooled) await mkdir(this.path);
     } catch (err) {
       throw new TracefsError(`cannot create ftrace instance ${this.path}: ${firstLine(err)}`);
     }
@@ -151,6 +134,10 @@ export class TraceInstance {
       }
       if (!existsSync(this.file('options/event-fork'))) throw new TracefsError('this kernel has no options/event-fork');
       await this.writeAsync('tracing_on', '0');
+      if (pooled) {
+        // Whatever the last container left: no events, no pids, an empty buffer.
+        idle(this.path);
+      }
       const cpus = readdirSync(this.file('per_cpu')).filter((d) => /^cpu\d+$/.test(d)).length;
       await this.writeAsync('buffer_size_kb', String(perCpuKb(settings.bufferKbTotal, cpus)));
       await this.writeAsync('trace_clock', settings.clock);
@@ -220,6 +207,16 @@ export class TraceInstance {
    * with the same id may own the name by the time a retry comes.
    */
   async removeAsync(ino: number | undefined): Promise<void> {
+    if (this.name.startsWith(POOL_PREFIX)) {
+      // A pooled instance is given back, idle, not removed (its owner made it for the group).
+      if (!this.exists()) return releaseClaim(this.name);
+      try {
+        idle(this.path);
+      } finally {
+        releaseClaim(this.name);
+      }
+      return;
+    }
     // The kernel refuses (EBUSY) while a reader still holds one of its files open: retry briefly.
     let lastErr: unknown;
     for (let attempt = 0; attempt < 50; attempt++) {
