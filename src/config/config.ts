@@ -125,10 +125,10 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
  * puts its socket there too, and passes the variable on), reports and our log under the user's data
  * directory. Without XDG_RUNTIME_DIR the config must name stateDir. Root's are the schema's.
  */
-export function rootlessDefaults(): Partial<Record<'stateDir' | 'outputDir' | 'logFile', string>> {
-  if (!isRootless()) return {};
-  const outputDir = join(absolute(process.env.XDG_DATA_HOME) ?? join(homedir(), '.local', 'share'), 'oci-ftrace');
-  const runtime = absolute(process.env.XDG_RUNTIME_DIR);
+export function rootlessDefaults(rootless = isRootless(), env: NodeJS.ProcessEnv = process.env, home = homedir()): Partial<Record<'stateDir' | 'outputDir' | 'logFile', string>> {
+  if (!rootless) return {};
+  const outputDir = join(absolute(env.XDG_DATA_HOME) ?? join(home, '.local', 'share'), 'oci-ftrace');
+  const runtime = absolute(env.XDG_RUNTIME_DIR);
   return { outputDir, logFile: join(outputDir, 'oci-ftrace.log'), ...(runtime ? { stateDir: join(runtime, 'oci-ftrace') } : {}) };
 }
 

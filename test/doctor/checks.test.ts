@@ -78,6 +78,14 @@ describe('tracefs', () => {
     ]);
   });
 
+  it('rootless: only the pool is judged, failing with the fix where this user cannot write it', () => {
+    const rootless = { user: true as const, problem: { problem: 'cannot open /t/instances/oci-ftrace-pool-0/set_event_pid for writing: EACCES', fix: 'as root: usermod -aG tracers USER, then log in again' } };
+    expect(checkTracefs(tracefsFacts({ rootless }))).toEqual([{ check: 'tracefs: rootless pool', ok: false, detail: rootless.problem.problem, fix: rootless.problem.fix }]);
+    expect(checkTracefs(tracefsFacts({ rootless: { user: true } }))).toEqual([expect.objectContaining({ check: 'tracefs: rootless pool', ok: true })]);
+    const asRoot = only(checkTracefs(tracefsFacts({ rootless: { user: false, pool: { size: 8, group: 'tracers' } } })), 'tracefs: rootless pool');
+    expect(asRoot.detail).toMatch(/8 instances for group tracers/);
+  });
+
   it('warns, not fails, without the capability tracepoint (an older kernel): syscalls only', () => {
     const present = { ...allPresent(), 'events/capability/cap_capable': false };
     const caps = only(checkTracefs(tracefsFacts({ present })), 'tracefs: capabilities');
