@@ -116,6 +116,10 @@ describe.each([
     const summary = await waitForSummary(MEMBER, id);
     expect(summary.loss.lost).toBe(0);
     for (const s of ['uname', 'getdents64', 'execve']) expect(summary.syscalls[s]?.count, s).toBeGreaterThan(0);
+    // The log names each call's arguments as root's does, though the host's event formats are root's
+    // alone: they are read from the pooled instance.
+    const log = readFileSync(path.join(home(MEMBER), '.local', 'share', 'oci-ftrace', id, 'ftrace_syscalls_dump.log'), 'utf8');
+    expect(log).toMatch(/ getdents64\(fd: 0x[0-9a-f]+, dirent: 0x[0-9a-f]+, count: 0x[0-9a-f]+\) = \d+/);
     // The agent ran as the member; it traced the pid the runtime's hook state gave, a host pid
     // (the container saw itself as pid 1), which is the init's in the report.
     const recording = ourLog(MEMBER).split('\n').find((l) => l.includes(`"id":"${id}"`) && l.includes('recording container'));

@@ -35,10 +35,17 @@ const WATERMARK_MARGIN_S = 0.005;
 const QUEUED_PAGES_MAX = 8192;
 /** Longest a round ingests before the worker's other containers and messages get their turn. */
 const INGEST_SLICE_MS = 10;
-/** Pages ingested between two reads of the kernel's buffers within a round. */
-const PAGES_BETWEEN_READS = 64;
-/** Records released between two reads of the kernel's buffers (a few ms of work). */
-const RELEASE_BATCH = 8192;
+/**
+ * Within a round the kernel's buffers are read again once this long has passed since the last read:
+ * at a million syscalls a second a CPU's share of the default budget fills in about 45 ms, and a
+ * bound in time holds however fast the worker's code is yet (reading every 64 pages and 8192
+ * records left 54 to 76 ms between reads on a fresh agent here, and events were lost).
+ */
+const READ_EVERY_MS = 2;
+/** Pages ingested between two looks at the clock. */
+const PAGES_BETWEEN_CLOCKS = 8;
+/** Records released between two looks at the clock. */
+const RELEASE_BATCH = 1024;
 /** Spool segments are rendered whole; this bounds the memory one rendering takes. */
 const SPOOL_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** Called around each slice of the log's rendering (the worker renders at a lower priority). */
@@ -126,6 +133,11 @@ export class Drain {
   private sinceCheckpoint = 0;
   /** Records read from the kernel. */
   consumed = 0;
+  /** When the kernel's buffers were last read, and the longest wait between two reads (the log says it: loss follows long ones). */
+  private lastReadAt = 0;
+  private maxReadGapMs = 0;
+  /** The most pages queued at once. */
+  private queuePeak = 0;
   missedInPages = 0;
   missedUnknownPages = 0;
 
@@ -182,7 +194,9 @@ export class Drain {
       const format = {
         syscallName: (nr: number) => syscallName(nr, arch),
         argNames: (name: string) => {
-          if (!argNames.has(name)) argNames.set(name, readSyscallArgNames(this.instance.path, name));
+          // The host's formats outlive the instance (the log is rendered after it is freed); a rootless
+          // agent cannot read them, but its pooled instance stays.
+          if (!argNames.has(name)) argNames.set(name, readSyscallArgNames(state.tracefsRoot, name) ?? readSyscallArgNames(this.instance.path, name));
           return argNames.get(name);
         },
         describeReturn,
@@ -298,7 +312,9 @@ export class Drain {
     if (records > 0) this.endSpoolRound(watermark);
     // Releasing costs more per record than reading a page: read between batches, so a long round
     // leaves the kernel's buffers no fuller than a short one.
-    while (this.ingest.queued > 0 && this.ingest.release(watermark * 1e9, RELEASE_BATCH) === RELEASE_BATCH) this.read(toEnd);
+    while (this.ingest.queued > 0 && this.ingest.release(watermark * 1e9, RELEASE_BATCH) === RELEASE_BATCH) {
+      if (performance.now() - this.lastReadAt >= READ_EVERY_MS) this.read(toEnd);
+    }
     if (this.config.distinctOnly && this.aggregate.syscalls.size !== this.distinctSize) this.updateDistinctFilter();
     if (this.watchesPaused && this.queue.size < this.queue.maxPages / 2) {
       this.watchesPaused = false;
@@ -318,6 +334,10 @@ export class Drain {
    * time and the task its CPU. What stays is read at the next round or wake-up.
    */
   private read(toEnd: boolean): number {
+    const nowMs = performance.now();
+    if (this.consumed > 0) this.maxReadGapMs = Math.max(this.maxReadGapMs, nowMs - this.lastReadAt);
+    this.lastReadAt = nowMs;
+    this.queuePeak = Math.max(this.queuePeak, this.queue.size);
     let pages = 0;
     this.leftForRoom = false;
     const enough = this.queue.pageSize / 2;
@@ -370,11 +390,12 @@ export class Drain {
       if (r.missedEvents === 'unknown') this.missedUnknownPages += 1;
       else this.missedInPages += r.missedEvents;
       records += r.records;
-      if (++sinceRead === PAGES_BETWEEN_READS) {
+      if (++sinceRead === PAGES_BETWEEN_CLOCKS) {
         sinceRead = 0;
+        const now = performance.now();
         // A long round: keep the kernel's buffers from filling meanwhile.
-        this.read(toEnd);
-        if (performance.now() > deadline) break;
+        if (now - this.lastReadAt >= READ_EVERY_MS) this.read(toEnd);
+        if (now > deadline) break;
       }
     }
     this.consumed += records;
@@ -470,7 +491,7 @@ export class Drain {
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
     writeJsonFileAtomic(summaryPath, summary);
     rmSync(CheckpointFile(this.config.stateDir, this.state.id), { force: true });
-    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents }, 'trace finished');
+    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, maxReadGapMs: Math.round(this.maxReadGapMs), queuePeak: this.queuePeak }, 'trace finished');
     return { summary, summaryPath };
   }
 
