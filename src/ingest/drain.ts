@@ -133,10 +133,13 @@ export class Drain {
   private sinceCheckpoint = 0;
   /** Records read from the kernel. */
   consumed = 0;
-  /** When the kernel's buffers were last read, and the longest wait between two reads (the log says it: loss follows long ones). */
+  /** When the kernel's buffers were last read. */
   private lastReadAt = 0;
-  private maxReadGapMs = 0;
-  /** The most pages queued at once. */
+  /**
+   * The most pages one read found waiting in one CPU's buffer, and the most queued at once: the log
+   * says them, since loss follows the first nearing the buffer's size.
+   */
+  private peakReadPages = 0;
   private queuePeak = 0;
   missedInPages = 0;
   missedUnknownPages = 0;
@@ -334,15 +337,14 @@ export class Drain {
    * time and the task its CPU. What stays is read at the next round or wake-up.
    */
   private read(toEnd: boolean): number {
-    const nowMs = performance.now();
-    if (this.consumed > 0) this.maxReadGapMs = Math.max(this.maxReadGapMs, nowMs - this.lastReadAt);
-    this.lastReadAt = nowMs;
+    this.lastReadAt = performance.now();
     this.queuePeak = Math.max(this.queuePeak, this.queue.size);
     let pages = 0;
     this.leftForRoom = false;
     const enough = this.queue.pageSize / 2;
     const commitOffset = this.layout.page.commit.offset;
     for (const pipe of this.pipes) {
+      let fromThisCpu = 0;
       for (;;) {
         if (!toEnd && this.queue.full) {
           this.behind.add(pipe.cpu);
@@ -368,6 +370,7 @@ export class Drain {
         }
         this.queue.push(pipe.cpu, buffer);
         pages += 1;
+        if (++fromThisCpu > this.peakReadPages) this.peakReadPages = fromThisCpu;
         if (!toEnd && (buffer.readUInt32LE(commitOffset) & COMMIT_LENGTH_MASK) < enough) {
           this.behind.add(pipe.cpu);
           break;
@@ -491,7 +494,7 @@ export class Drain {
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
     writeJsonFileAtomic(summaryPath, summary);
     rmSync(CheckpointFile(this.config.stateDir, this.state.id), { force: true });
-    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, maxReadGapMs: Math.round(this.maxReadGapMs), queuePeak: this.queuePeak }, 'trace finished');
+    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak }, 'trace finished');
     return { summary, summaryPath };
   }
 
