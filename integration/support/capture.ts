@@ -57,8 +57,8 @@ export async function captureContainer(opts: CaptureOptions, onInstance: (i: Tra
     await new Promise((r) => setTimeout(r, 5));
   }
   const initPid = (JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number }).pid;
-  await inst.start(threadsOf(initPid), opts.events);
-  const initialTasks = await inst.eventPids();
+  inst.start(threadsOf(initPid), opts.events);
+  const initialTasks = inst.eventPids();
   writeFileSync(goFile, '');
   expect(await exited).toBe(0);
   await inst.stop();

@@ -305,7 +305,7 @@ export class Agent {
     const instance = c.instance;
     try {
       await this.pool.exec(c.id, req.pid);
-      await this.lane.run('now', () => instance.addPids([req.pid]));
+      await this.lane.run('now', async () => instance.addPids([req.pid]));
       this.log.info({ id: c.id, pid: req.pid, argv: inv.operands.slice(1, 8) }, 'exec into the container: traced with it');
     } catch (err) {
       this.log.error({ id: c.id, pid: req.pid, err: (err as Error).message.split('\n')[0] }, 'cannot trace an exec into the container; it runs untraced');
@@ -412,12 +412,17 @@ export class Agent {
       if (!c.instance) throw new Error('no ftrace instance');
       const instance = c.instance;
       const ready = performance.now();
-      const runState = await this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
-      log.debug({ waitedForInstanceMs: Math.round(ready - asked), beginMs: Math.round(performance.now() - ready) }, 'record: tracing begun');
-      runState.initStart = processIdentity(runState.pid)?.split(':')[1];
+      const beginning = this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
+      beginning.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
       // The runtime has read config.json: it goes back as found before the runtime goes on (a create
-      // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of it.
-      Object.assign(runState, await bundleFacts(config, state.id, state.annotations, log), reportPlace(config, state, log));
+      // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of
+      // it. Meanwhile the kernel's writes are in flight on libuv's pool: the two do not wait on each other.
+      const facts = await bundleFacts(config, state.id, state.annotations, log);
+      const restored = performance.now();
+      const runState = await beginning;
+      log.debug({ waitedForInstanceMs: Math.round(ready - asked), beginMs: Math.round(performance.now() - ready), restoreMs: Math.round(restored - ready) }, 'record: tracing begun');
+      runState.initStart = processIdentity(runState.pid)?.split(':')[1];
+      Object.assign(runState, facts, reportPlace(config, state, log));
       writeRunState(config.stateDir, runState);
       removePending(config.stateDir, state.id);
       c.runState = runState;
@@ -428,9 +433,10 @@ export class Agent {
       // millisecond fills its share of the buffer in well under 100 ms, faster than a worker busy
       // opening the buffers beside it would start reading (measured: events lost when the drain
       // started after this answer).
+      const draining = performance.now();
       c.draining = this.drains(config).start(runState);
       await c.draining;
-      log.info({ initPid: state.pid, instance: instance.path, inode: ino }, 'recording container');
+      log.info({ initPid: state.pid, instance: instance.path, inode: ino, drainStartMs: Math.round(performance.now() - draining) }, 'recording container');
     } catch (err) {
       const message = await this.recordFailed(c, config, log, err as Error);
       await putBundleBack(config, state.id, undefined, log);

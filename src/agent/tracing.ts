@@ -65,14 +65,14 @@ export async function beginTracing(instance: TraceInstance, state: OciState, eve
     recordedAt: new Date().toISOString(),
     initComm: readComm(state.pid),
   };
-  await instance.start(threadsOf(state.pid), events);
+  instance.start(threadsOf(state.pid), events);
   // A thread started between listing and writing would be missed: list again until stable.
   for (let pass = 0; pass < 3; pass++) {
-    const known = new Set(await instance.eventPids());
+    const known = new Set(instance.eventPids());
     const missing = threadsOf(state.pid).filter((t) => !known.has(t));
     if (missing.length === 0) break;
-    await instance.addPids(missing);
+    instance.addPids(missing);
   }
-  runState.initialTasks = (await instance.eventPids()).slice(0, 4096);
+  runState.initialTasks = instance.eventPids().slice(0, 4096);
   return runState;
 }
