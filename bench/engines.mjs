@@ -23,6 +23,7 @@ import {
   tempDir,
   timeAsync,
   waitForReport,
+  waitInstanceGone,
   withCleanup,
 } from './lib.mjs';
 
@@ -68,6 +69,7 @@ await withCleanup(
         if (traced) {
           const summary = await waitForReport(outputDir, id);
           if (summary.loss.lost !== 0) throw new Error(`${name}: ${id} lost ${summary.loss.lost} events`);
+          await waitInstanceGone(id);
         }
         return ms;
       },

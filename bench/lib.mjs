@@ -246,6 +246,16 @@ export function killProcessesNaming(text) {
   }
 }
 
+/**
+ * Waits (untimed, bounded) until the agent has removed a finished container's ftrace instance: the
+ * kernel's removal (40 to 60 ms, under the lock every instance shares) follows the report, and
+ * would otherwise land on whichever case is measured next.
+ */
+export async function waitInstanceGone(id, timeoutMs = 5000) {
+  const dir = path.join('/sys/kernel/tracing/instances', `oci-ftrace-${id}`);
+  for (const started = Date.now(); existsSync(dir) && Date.now() - started < timeoutMs; ) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Removes the ftrace instances whose names start with prefix (what a failed run left). */
 export function removeTraceInstances(prefix) {
   const dir = '/sys/kernel/tracing/instances';

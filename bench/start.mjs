@@ -25,6 +25,7 @@ import {
   tempDir,
   timeSync,
   waitForReport,
+  waitInstanceGone,
   withCleanup,
 } from './lib.mjs';
 
@@ -85,6 +86,7 @@ await withCleanup(
         if (opts.traced) {
           const summary = await waitForReport(config.outputDir, id);
           if (summary.loss.lost !== 0) throw new Error(`${name}: ${id} lost ${summary.loss.lost} events`);
+          await waitInstanceGone(id);
         }
         if (readFileSync(bundle.configPath, 'utf8') !== (opts.annotated ? optedOut : pristine)) throw new Error(`${name}: config.json was not left as found`);
         return { create, 'create+start': create + start, delete: del };

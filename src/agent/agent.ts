@@ -251,6 +251,8 @@ export class Agent {
       }
     }
     let id: string | undefined;
+    // Set once the kernel's part has started: a prepare that fails after it must free the instance.
+    let container: Container | undefined;
     const asked = performance.now();
     try {
       if (inv.containerId === undefined) throw new Error(`${inv.command}: no container id given`);
@@ -267,7 +269,6 @@ export class Agent {
       const cid = id;
       const bundle = resolveBundleDir(inv, req.cwd);
       const runtime = `${req.pid}:${req.start}`;
-      let container: Container | undefined;
       const editing = performance.now();
       const prepared = await prepareBundle(bundle, cid, config, this.address, this.log.child({ id: cid }), {
         runtime,
@@ -288,6 +289,7 @@ export class Agent {
     } catch (err) {
       const message = `oci-ftrace-runc: ${(err as Error).message.split('\n')[0]}`;
       this.log.error({ id, argv: req.argv, err: message }, `cannot prepare the bundle for tracing; ${config.strict ? 'strict mode: the container is refused' : 'the container runs untraced'}`);
+      if (container && this.containers.get(container.id) !== container) await this.dropInstance(container);
       if (id !== undefined) await this.undoPrepare(id, config);
       return config.strict ? this.refuse(inv, req, message) : GO;
     }
@@ -408,19 +410,17 @@ export class Agent {
       }
       c.runtime = undefined;
       const asked = performance.now();
+      // The runtime has read config.json: it goes back as found before the runtime goes on (a create
+      // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of
+      // it. First, while the kernel may still be setting the instance up: neither waits on the other.
+      const facts = await bundleFacts(config, state.id, state.annotations, log);
+      const restored = performance.now();
       const ino = await withTimeout(c.instanceReady, INSTANCE_WAIT_MS, 'the ftrace instance was not ready in time');
       if (!c.instance) throw new Error('no ftrace instance');
       const instance = c.instance;
       const ready = performance.now();
-      const beginning = this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
-      beginning.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
-      // The runtime has read config.json: it goes back as found before the runtime goes on (a create
-      // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of
-      // it. Meanwhile the kernel's writes are in flight on libuv's pool: the two do not wait on each other.
-      const facts = await bundleFacts(config, state.id, state.annotations, log);
-      const restored = performance.now();
-      const runState = await beginning;
-      log.debug({ waitedForInstanceMs: Math.round(ready - asked), beginMs: Math.round(performance.now() - ready), restoreMs: Math.round(restored - ready) }, 'record: tracing begun');
+      const runState = await this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
+      log.debug({ restoreMs: Math.round(restored - asked), waitedForInstanceMs: Math.round(ready - restored), beginMs: Math.round(performance.now() - ready) }, 'record: tracing begun');
       runState.initStart = processIdentity(runState.pid)?.split(':')[1];
       Object.assign(runState, facts, reportPlace(config, state, log));
       writeRunState(config.stateDir, runState);
