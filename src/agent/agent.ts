@@ -54,6 +54,8 @@ interface Container {
   instance: TraceInstance | undefined;
   /** The configuration the prepare step began (the kernel's part, off the event loop). */
   instanceReady: Promise<number | undefined>;
+  /** instanceReady has settled. */
+  instanceSettled?: boolean;
   /** `PID:STARTTIME` of the runtime, watched until the record step comes. */
   runtime: string | undefined;
   /** `PID:STARTTIME` of the container's init, watched while it is traced. */
@@ -367,7 +369,10 @@ export class Agent {
       return instance.inode();
     })();
     // Awaited by the record step; a failure there is its to report.
-    c.instanceReady.catch(() => undefined);
+    c.instanceReady.then(
+      () => (c.instanceSettled = true),
+      () => (c.instanceSettled = true),
+    );
     return c;
   }
 
@@ -412,15 +417,18 @@ export class Agent {
       const asked = performance.now();
       // The runtime has read config.json: it goes back as found before the runtime goes on (a create
       // that returns leaves the bundle as its owner wrote it), and the drain learns what it needs of
-      // it. First, while the kernel may still be setting the instance up: neither waits on the other.
-      const facts = await bundleFacts(config, state.id, state.annotations, log);
+      // it. The write goes where it waits on nothing: while the kernel is still setting the instance
+      // up, or else while the drain worker opens the instance's buffers.
+      const { facts, putBack } = bundleFacts(config, state.id, state.annotations, log);
+      let puttingBack: Promise<void> | undefined;
+      if (!c.instanceSettled) await (puttingBack = putBack());
       const restored = performance.now();
       const ino = await withTimeout(c.instanceReady, INSTANCE_WAIT_MS, 'the ftrace instance was not ready in time');
       if (!c.instance) throw new Error('no ftrace instance');
       const instance = c.instance;
       const ready = performance.now();
       const runState = await this.lane.run('now', () => beginTracing(instance, state, traceEvents(config, instance.tracefsRoot)));
-      log.debug({ restoreMs: Math.round(restored - asked), waitedForInstanceMs: Math.round(ready - restored), beginMs: Math.round(performance.now() - ready) }, 'record: tracing begun');
+      const begun = performance.now();
       runState.initStart = processIdentity(runState.pid)?.split(':')[1];
       Object.assign(runState, facts, reportPlace(config, state, log));
       writeRunState(config.stateDir, runState);
@@ -433,10 +441,12 @@ export class Agent {
       // millisecond fills its share of the buffer in well under 100 ms, faster than a worker busy
       // opening the buffers beside it would start reading (measured: events lost when the drain
       // started after this answer).
-      const draining = performance.now();
       c.draining = this.drains(config).start(runState);
+      c.draining.catch(() => undefined); // awaited below, after the write; a failure meanwhile is not unhandled
+      await (puttingBack ?? putBack());
       await c.draining;
-      log.info({ initPid: state.pid, instance: instance.path, inode: ino, drainStartMs: Math.round(performance.now() - draining) }, 'recording container');
+      log.debug({ waitedForInstanceMs: Math.round(ready - restored), beginMs: Math.round(begun - ready), drainStartMs: Math.round(performance.now() - begun), restoredFirst: puttingBack !== undefined, restoreMs: Math.round(restored - asked) }, 'record: tracing begun');
+      log.info({ initPid: state.pid, instance: instance.path, inode: ino }, 'recording container');
     } catch (err) {
       const message = await this.recordFailed(c, config, log, err as Error);
       await putBundleBack(config, state.id, undefined, log);

@@ -4,31 +4,43 @@ import type { RunState } from '../state/run-state.js';
 import { bundleCapabilitiesOf, bundleSeccompOf, readSavedBundle, restoreBundleOriginal, type RestoreOutcome } from '../prepare/bundle-original.js';
 import { recordModeOf } from '../prepare/record-mode.js';
 
+type BundleFacts = Pick<RunState, 'recordSeccomp' | 'bundleSeccomp' | 'heldCapabilities'>;
+
 /**
- * The runtime has read config.json (the record hook is proof): put the bundle back as found, and
- * keep what the report needs of it: how the container's seccomp profile was treated, and the
- * bundle's own profile (the blocked calls are judged against it; profiles made from the report
- * keep what it blocks), and the capabilities its process holds. Never throws: tracing goes on whatever happens to the bundle.
+ * What the report needs of the bundle as its owner wrote it (saved at prepare): how the container's
+ * seccomp profile was treated, the bundle's own profile (the blocked calls are judged against it;
+ * profiles made from the report keep what it blocks), and the capabilities its process holds; and
+ * `putBack`, which puts the bundle back as found once the runtime has read config.json (the record
+ * hook is proof). Reading is cheap and comes first, so the drain can start while the bundle is
+ * written back. Neither throws: tracing goes on whatever happens to the bundle.
  */
-export async function bundleFacts(config: Config, id: string, annotations: Readonly<Record<string, string>> | undefined, log: Logger): Promise<Pick<RunState, 'recordSeccomp' | 'bundleSeccomp' | 'heldCapabilities'>> {
-  const facts: Pick<RunState, 'recordSeccomp' | 'bundleSeccomp' | 'heldCapabilities'> = {};
+export function bundleFacts(config: Config, id: string, annotations: Readonly<Record<string, string>> | undefined, log: Logger): { facts: BundleFacts; putBack: () => Promise<void> } {
+  const facts: BundleFacts = {};
   try {
     facts.recordSeccomp = recordModeOf(annotations);
   } catch {
     /* the prepare step refused that value: the container would not be traced */
   }
+  let saved: ReturnType<typeof readSavedBundle>;
   try {
-    const saved = readSavedBundle(config.stateDir, id);
+    saved = readSavedBundle(config.stateDir, id);
     if (saved) {
       facts.bundleSeccomp = bundleSeccompOf(saved);
       const held = bundleCapabilitiesOf(saved);
       if (held) facts.heldCapabilities = held;
-      logRestore(log, id, await restoreBundleOriginal(config.stateDir, saved), saved.path);
     }
   } catch (err) {
-    log.error({ id, err: (err as Error).message }, 'cannot put the bundle back as found');
+    log.error({ id, err: (err as Error).message }, 'cannot read the bundle as found');
   }
-  return facts;
+  const putBack = async (): Promise<void> => {
+    if (!saved) return;
+    try {
+      logRestore(log, id, await restoreBundleOriginal(config.stateDir, saved), saved.path);
+    } catch (err) {
+      log.error({ id, err: (err as Error).message }, 'cannot put the bundle back as found');
+    }
+  };
+  return { facts, putBack };
 }
 
 /**
