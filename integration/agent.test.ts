@@ -125,6 +125,35 @@ describe('failure paths: nothing of ours is left 5 s after each', () => {
   });
 });
 
+describe('failure paths: an agent killed after a report, before the kernel removed the instance', () => {
+  it('leaves its run state marked reported, and `oci-ftrace gc` frees the instance and the state', async () => {
+    const traced = suite.tracedEnv();
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'reported'), { args: WORKLOAD });
+    const id = uniqueId('reported');
+    await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC) });
+    await readTraceResult(traced, id);
+    const { pid } = agentOf(traced);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isProcessAlive(pid), 5000, 'the agent still runs');
+    // The kill mostly lands in the 40 to 120 ms the kernel takes to remove the instance, after the
+    // report's answer. Where the removal was quicker, what the agent would have left is made here:
+    // the instance, and its state saying so.
+    const instance = `oci-ftrace-${id}`;
+    const statePath = path.join(traced.stateDir, `${id}.json`);
+    if (!existsSync(path.join('/sys/kernel/tracing/instances', instance))) {
+      mkdirSync(path.join('/sys/kernel/tracing/instances', instance));
+      const state = { version: 1, id, tracefsRoot: '/sys/kernel/tracing', instance, pid: 1, bundle: b.bundleDir, clock: 'mono', arch: process.arch === 'arm64' ? 'aarch64' : 'x86_64', recordedAt: new Date().toISOString(), reported: true };
+      writeFileSync(statePath, JSON.stringify(state));
+    }
+    expect(JSON.parse(readFileSync(statePath, 'utf8'))).toMatchObject({ id, instance, reported: true });
+    const gc = await runCommand(ANALYZER, ['gc'], { env: { OCI_FTRACE_CONFIG: traced.configPath } });
+    expect(JSON.parse(gc.stdout)).toMatchObject({ removed: [id], finished: [], adopted: [] });
+    expect(await leftovers({ stateDir: traced.stateDir, timeoutMs: 5000 })).toEqual(nothingLeft);
+    // The report stands as it was written.
+    expect((await readTraceResult(traced, id)).summary.syscalls.uname?.count).toBeGreaterThan(0);
+  });
+});
+
 describe('the agent itself', () => {
   it('leaves the session and the cgroups of whoever started it: killing their cgroup does not kill it', async () => {
     const traced = suite.tracedEnv();
@@ -156,6 +185,26 @@ describe('the agent itself', () => {
     expect(existsSync(socket)).toBe(true);
     await waitFor(() => !isProcessAlive(pid), 8000, 'the agent is still there');
     expect([existsSync(socket), existsSync(`${socket}.facts`), existsSync(path.join(traced.stateDir, 'agent.json'))]).toEqual([false, false, false]);
+  });
+
+  it('a front door whose connection it drops unanswered asks the next agent: the container is traced all the same', async () => {
+    // What an agent idling out does to a connection not yet accepted (closing its listener resets
+    // it), made certain: the agent frozen, a front door connected and waiting, the agent killed.
+    const traced = suite.tracedEnv();
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dropped'), { args: WORKLOAD });
+    await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, uniqueId('dropped-first')], { env: traced.env(RUNC) });
+    const { pid } = agentOf(traced);
+    process.kill(pid, 'SIGSTOP');
+    const id = uniqueId('dropped');
+    const late = runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(pid, 'SIGKILL');
+    const got = await late;
+    expect({ exitCode: got.exitCode, stderr: got.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    const { summary } = await readTraceResult(traced, id);
+    expect(summary.loss.lost).toBe(0);
+    expect(summary.syscalls.uname?.count).toBeGreaterThan(0);
+    expect(agentOf(traced).pid).not.toBe(pid);
   });
 
   it('keeps the config it read when the file goes away: still idles out on its own setting, not the default 30 s', async () => {

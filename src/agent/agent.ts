@@ -20,7 +20,7 @@ import { formatRuntimeLogLine, parseRuncArgv, resolveBundleDir, runtimeLogTarget
 import { validateContainerId, type OciState } from '../state/oci-state.js';
 import { instanceNameFor } from '../state/paths.js';
 import { isSameProcessAlive, processIdentity } from '../state/process-identity.js';
-import { readPending, readRunState, removePending, removeRunState, writePending, writeRunState, type RunState } from '../state/run-state.js';
+import { readPending, readRunState, removePending, removeReportedRunState, removeRunState, writePending, writeRunState, type RunState } from '../state/run-state.js';
 import { TraceInstance, locateTracefs } from '../tracefs/tracefs.js';
 import { claimPooledInstance, claimsOf, idle, poolAccessProblem, releaseClaim } from '../tracefs/instance-pool.js';
 import { CheckpointFile, type Adoption } from '../ingest/drain.js';
@@ -507,11 +507,18 @@ export class Agent {
       this.pool?.forget(c.id);
       if (!c.config.writeLog) this.rendering.delete(c.id);
       this.containers.delete(c.id);
-      removeRunState(c.config.stateDir, c.id);
       rmSync(CheckpointFile(c.config.stateDir, c.id), { force: true });
-      // After the answer: the kernel takes 40 to 120 ms to remove an instance.
+      // After the answer: the kernel takes 40 to 120 ms to remove an instance. Until it has, the run
+      // state stays, marked reported: an agent killed meanwhile leaves the next one the instance to free.
+      const reported: RunState | undefined = c.runState ? { ...c.runState, reported: true } : undefined;
+      const stateDir = c.config.stateDir;
+      if (reported) writeRunState(stateDir, reported);
+      else removeRunState(stateDir, c.id);
       const ino = instance.inode();
-      void this.lane.run('cleanup', () => instance.removeAsync(ino)).catch((err: Error) => log.warn({ err: err.message }, 'cannot remove the ftrace instance'));
+      void this.lane.run('cleanup', () => instance.removeAsync(ino)).then(
+        () => reported && removeReportedRunState(stateDir, reported),
+        (err: Error) => log.warn({ err: err.message }, 'cannot remove the ftrace instance; the next reconcile tries again'),
+      );
     })();
     return c.finishing;
   }
@@ -578,6 +585,16 @@ export class Agent {
       }
       if (!runState) continue;
       const inst = new TraceInstance(runState.tracefsRoot, runState.instance);
+      if (runState.reported) {
+        // Reported by an agent that died before the kernel removed its instance.
+        const freed = await this.lane.run('cleanup', () => inst.removeAsync(inst.inode())).then(
+          () => true,
+          () => false,
+        );
+        if (freed) removeReportedRunState(config.stateDir, runState);
+        out.removed.push(id);
+        continue;
+      }
       if (!inst.exists()) {
         removeRunState(config.stateDir, id);
         rmSync(CheckpointFile(config.stateDir, id), { force: true });

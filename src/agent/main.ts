@@ -6,7 +6,7 @@
  * when it has been idle for agentIdleExitSeconds.
  */
 import { connect, type Server } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { createFileLogger } from '../log/logger.js';
@@ -67,6 +67,14 @@ function listening(path: string): Promise<boolean> {
   });
 }
 
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 /** systemd socket activation: the listening socket is descriptor 3. */
 function activatedSocket(): number | undefined {
   return process.env.LISTEN_PID === String(process.pid) && Number(process.env.LISTEN_FDS ?? '0') >= 1 ? 3 : undefined;
@@ -99,6 +107,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
     else server.listen(args.socket, resolve);
   });
   if (fd === undefined) chmodSync(args.socket, 0o600);
+  // Which socket file is ours: one an agent started after us made at the same path is not removed.
+  const socketInode = fd === undefined ? statSync(args.socket).ino : undefined;
   log.info({ socket: args.socket, config: agent.configs.path, pid: process.pid }, 'agent serving');
 
   return new Promise<number>((resolve) => {
@@ -108,11 +118,13 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       stopping = true;
       clearInterval(idle);
       server.close();
+      // At once, not after the flush: a front door that reaches no agent now (or whose connection the
+      // close dropped unanswered: it asks again) starts the next one, which must find the socket's
+      // path and the state directory free.
+      if (socketInode !== undefined && inodeOf(args.socket) === socketInode) rmSync(args.socket, { force: true });
+      claim.release();
       // Instances of finished containers still to be removed: their run state is gone already.
       await Promise.race([agent.flushKernelWork(), new Promise((r) => setTimeout(r, FLUSH_AT_EXIT_MS))]);
-      if (fd === undefined) rmSync(args.socket, { force: true });
-      rmSync(`${args.socket}.facts`, { force: true });
-      claim.release();
       log.info({ why }, 'agent exits');
       resolve(0);
     };

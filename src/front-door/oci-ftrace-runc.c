@@ -820,7 +820,10 @@ static int reach_agent(const char *config, int may_start, char *why, size_t why_
 static char send_buffer[64 * 1024];
 static char reply[MAX_REPLY + 1];
 
-/* Reads exactly len bytes before the deadline: 0; -2 when the deadline passed; -1 with why. */
+/*
+ * Reads exactly len bytes before the deadline: 0; -2 when the deadline passed; -3 when the agent
+ * reset or closed the connection before sending any of them; -1 with why.
+ */
 static int recv_exact(int fd, char *buf, size_t len, int64_t deadline, char *why, size_t why_size) {
   size_t got = 0;
   while (got < len) {
@@ -837,11 +840,11 @@ static int recv_exact(int fd, char *buf, size_t len, int64_t deadline, char *why
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n < 0) {
       describe(why, why_size, "cannot read the reply: %s", strerror(errno));
-      return -1;
+      return got == 0 && errno == ECONNRESET ? -3 : -1;
     }
     if (n == 0) {
       describe(why, why_size, "the agent closed the connection without a whole reply");
-      return -1;
+      return got == 0 ? -3 : -1;
     }
     got += (size_t)n;
   }
@@ -852,7 +855,9 @@ typedef void (*generator)(struct out *);
 
 /*
  * Sends the message gen writes and reads the reply into reply[], all within wait_ms. The reply's
- * length, or -1 with why. Closes fd.
+ * length, or -1 with why; -3 when the agent dropped the connection before any reply (an agent
+ * idling out closes its listener on connections not yet accepted: nothing was done with them).
+ * Closes fd.
  */
 static long exchange(int fd, generator gen, int64_t wait_ms, char *why, size_t why_size) {
   int64_t deadline = now_ms() + wait_ms;
@@ -879,7 +884,13 @@ static long exchange(int fd, generator gen, int64_t wait_ms, char *why, size_t w
     describe(why, why_size, "cannot send the request: %s", strerror(o.error));
     goto failed;
   }
-  if ((r = recv_exact(fd, (char *)head, 4, deadline, why, why_size)) != 0) goto failed;
+  if ((r = recv_exact(fd, (char *)head, 4, deadline, why, why_size)) != 0) {
+    if (r == -3) {
+      close(fd);
+      return -3;
+    }
+    goto failed;
+  }
   n = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
   if (n == 0 || n > MAX_REPLY) {
     describe(why, why_size, "malformed reply (a frame of %lu bytes)", (unsigned long)n);
@@ -1141,6 +1152,8 @@ static void prepare(const char *runtime, int enters_only) {
     return;
   }
   len = exchange(fd, write_prepare, PREPARE_REPLY_MS, why, sizeof why);
+  /* Dropped unanswered by an agent on its way out: once more, with whichever agent is next. */
+  if (len == -3 && (fd = reach_agent(config_abs, !enters_only, why, sizeof why)) >= 0) len = exchange(fd, write_prepare, PREPARE_REPLY_MS, why, sizeof why);
   if (len < 0) {
     prepare_failed(why);
     return;
@@ -1266,6 +1279,8 @@ static int hook_main(int argc, char **argv) {
 
   fd = reach_agent(config, 1, why, sizeof why);
   len = fd < 0 ? -1 : exchange(fd, write_hook, wait_seconds * 1000, why, sizeof why);
+  /* Dropped unanswered by an agent on its way out: once more, with whichever agent is next. */
+  if (len == -3 && (fd = reach_agent(config, 1, why, sizeof why)) >= 0) len = exchange(fd, write_hook, wait_seconds * 1000, why, sizeof why);
   ok = len < 0 ? -1 : match_reply((size_t)len, "ok", &message, &message_len);
   if (ok == 1) return 0;
   if (ok == 0) {

@@ -32,6 +32,11 @@ export const RunStateSchema = z
     reportDir: z.string().startsWith('/').optional(),
     /** Its Kubernetes identity, from the CRI runtime's annotations. */
     kubernetes: KubernetesIdentitySchema.optional(),
+    /**
+     * Its report is written; only the instance's removal is left. Kept till then, so that an agent
+     * killed before the kernel removed it leaves the next one (or `gc`) the instance to free.
+     */
+    reported: z.literal(true).optional(),
   })
   .strict();
 export type RunState = z.infer<typeof RunStateSchema>;
@@ -56,6 +61,17 @@ export function readRunState(stateDir: string, id: string): RunState | undefined
 
 export function removeRunState(stateDir: string, id: string): void {
   rmSync(runStatePath(stateDir, id), { force: true });
+}
+
+/** Remove the run state once its instance is gone, unless a later container of this id has one now. */
+export function removeReportedRunState(stateDir: string, state: RunState): void {
+  let now: RunState | undefined;
+  try {
+    now = readRunState(stateDir, state.id);
+  } catch {
+    return;
+  }
+  if (now?.reported === true && now.recordedAt === state.recordedAt) removeRunState(stateDir, state.id);
 }
 
 /**
