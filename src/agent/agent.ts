@@ -494,11 +494,14 @@ export class Agent {
       const log = this.log.child({ id: c.id });
       const instance = c.instance as TraceInstance;
       this.rendering.add(c.id);
+      const began = performance.now();
       // (An instance removed under us records nothing more either.)
       await this.lane.run('now', () => instance.stop()).catch(() => undefined);
+      const stopped = performance.now();
       try {
         const r = await this.drains(c.config).finish(c.id, annotations);
         log.info({ summary: r.summaryPath, seccompError: r.seccompError }, r.headline);
+        log.debug({ stopMs: Math.round(stopped - began), reportMs: Math.round(performance.now() - stopped) }, 'reported');
       } catch (err) {
         this.rendering.delete(c.id);
         log.error({ err: (err as Error).message }, 'the report could not be written');

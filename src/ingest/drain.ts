@@ -479,6 +479,7 @@ export class Drain {
    * rendered afterwards (renderLog); the summary says it is pending until then.
    */
   finish(): { summary: Summary; summaryPath: string } {
+    const began = performance.now();
     this.finished = true;
     for (const pipe of this.pipes) pipe.watch?.pause();
     let quiet = 0;
@@ -490,11 +491,14 @@ export class Drain {
     this.ingest.release(Infinity);
     const stats = this.cpuStats();
     this.closePipes();
+    const drained = performance.now();
     const summary = this.summary('final', stats, this.logState());
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
+    const made = performance.now();
     writeJsonFileAtomic(summaryPath, summary);
+    const written = performance.now();
     rmSync(CheckpointFile(this.config.stateDir, this.state.id), { force: true });
-    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak }, 'trace finished');
+    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak, drainMs: Math.round(drained - began), summaryMs: Math.round(made - drained), writeMs: Math.round(written - made) }, 'trace finished');
     return { summary, summaryPath };
   }
 
