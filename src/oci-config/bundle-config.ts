@@ -48,14 +48,16 @@ export async function readBundleSpec(bundleDir: string): Promise<BundleSpec> {
  * Apply modifiers to BUNDLE/config.json and replace it atomically if the result differs. Fields we
  * do not touch keep their values, spelling of numbers and key order; the file keeps its mode and
  * owner. When nothing changes the file is not written at all (its inode and mtime stay).
- * `beforeWrite` sees the result before the file is written (and is told nothing if it fails).
+ * `afterLoad` sees the spec as read, before any modifier; `beforeWrite` sees the result before the
+ * file is written (and is told nothing if it fails).
  */
 export async function editBundleSpec(
   bundleDir: string,
   modifiers: readonly SpecModifier[],
-  options: { beforeWrite?: (result: BundleEditResult) => void } = {},
+  options: { afterLoad?: (spec: OciSpec) => void; beforeWrite?: (result: BundleEditResult) => void } = {},
 ): Promise<BundleEditResult> {
   const loaded = await loadBundleConfig(bundleDir);
+  options.afterLoad?.(loaded.spec);
   const indent = detectJsonIndent(loaded.text);
   const originalText = stringifyJsonLossless(loaded.spec, indent);
 

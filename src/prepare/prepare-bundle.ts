@@ -90,9 +90,9 @@ export interface PreparedBundle {
 /**
  * Make the bundle traced (or not, as the policy says). A traced bundle's config.json is saved as
  * found before the prepared one is written, so that it can be put back (bundle-original.ts).
- * `onTraced` runs as soon as it is certain that the container will be traced, before config.json is
- * written (the write is fsync'd), so that what has to start ahead of the container starts as early
- * as it can.
+ * `onTraced` runs as soon as the policy says the container will be traced (on the spec as read,
+ * before the modifiers and the fsync'd write), so that what has to start ahead of the container
+ * starts as early as it can; a caller undoes it if the prepare step then fails or says untraced.
  */
 export async function prepareBundle(bundleDir: string, id: string, config: Config, agent: AgentAddress, log: Logger, opts: { runtime?: string | undefined; onTraced?: () => void } = {}): Promise<PreparedBundle> {
   // An earlier attempt with this id whose runtime refused it, not yet put back by its watcher:
@@ -103,7 +103,14 @@ export async function prepareBundle(bundleDir: string, id: string, config: Confi
   }
   let recordSeccomp: RecordSeccompMode = 'keep';
   let saved = false;
+  let begun = false;
   const result = await editBundleSpec(bundleDir, tracingModifiers(config, agent), {
+    // The policy decides on the spec as read: the kernel's part starts before the modifiers run.
+    afterLoad: (spec) => {
+      if (!isTracedBy(config, spec)) return;
+      begun = true;
+      opts.onTraced?.();
+    },
     beforeWrite: (r) => {
       if (!isTraced(r.spec)) return;
       recordSeccomp = recordModeOf(r.spec.annotations);
@@ -112,7 +119,7 @@ export async function prepareBundle(bundleDir: string, id: string, config: Confi
       const prepared = r.written !== undefined ? Buffer.from(r.written) : r.original.bytes;
       saveBundleOriginal(config.stateDir, id, { ...r.original, original: found, prepared, runtime: opts.runtime });
       saved = true;
-      opts.onTraced?.();
+      if (!begun) opts.onTraced?.();
     },
   }).catch((err: unknown) => {
     // config.json was not replaced: nothing to put back.
