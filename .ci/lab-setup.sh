@@ -12,7 +12,7 @@ say() { echo "lab-setup: $*"; }
 
 # Packages: install only what is missing, so reruns need no network.
 # python3-yaml: the SPO profile tests read our YAML back with a real parser.
-packages=(runc crun containerd docker.io podman busybox-static strace gcc libc6-dev python3-yaml libcap2-bin passwd util-linux)
+packages=(runc crun containerd docker.io podman busybox-static strace gcc libc6-dev python3-yaml libcap2-bin passwd util-linux uidmap)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -17,6 +17,7 @@ const TAG = `${process.pid % 100000}`;
 const GROUP = `oftrl${TAG}`;
 const MEMBER = `oftrl${TAG}m`;
 const OUTSIDER = `oftrl${TAG}o`;
+const SUBID_FILES = ['/etc/subuid', '/etc/subgid'];
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const WORKLOAD = 'uname -a; ls /; echo pid=$$';
 const uids = new Map<string, number>();
@@ -84,6 +85,12 @@ beforeAll(async () => {
     writeFileSync(path.join(home(user), '.config', 'oci-ftrace', 'config.json'), JSON.stringify({ agentIdleExitSeconds: 1 }));
     await runCommand('chown', ['-R', `${user}:${user}`, path.join(home(user), '.config')]);
   }
+  // Subordinate ids for the member's rootless podman, where useradd gave it none.
+  const base = 400000 + (Number(TAG) % 1000) * 65536;
+  for (const f of SUBID_FILES) {
+    const now = existsSync(f) ? readFileSync(f, 'utf8') : '';
+    if (!now.split('\n').some((l) => l.startsWith(`${MEMBER}:`))) writeFileSync(f, `${MEMBER}:${base}:65536\n`, { flag: 'a' });
+  }
   const setup = await runCommand(ANALYZER, ['setup-rootless', '--group', GROUP, '--instances', '2']);
   expect(setup.stdout).toMatch(/can now.*trace any process on the host/s);
 });
@@ -96,6 +103,9 @@ afterAll(async () => {
     rmSync(`/run/user/${uids.get(user)}`, { recursive: true, force: true });
   }
   await runCommand('groupdel', [GROUP], { reject: false });
+  for (const f of SUBID_FILES) {
+    if (existsSync(f)) writeFileSync(f, readFileSync(f, 'utf8').split('\n').filter((l) => !l.startsWith(`${MEMBER}:`)).join('\n'));
+  }
   expect(listTracefsInstances()).toEqual([]);
   expect(existsSync(POOL_DIR)).toBe(false);
 });
@@ -133,6 +143,33 @@ describe.each([
 
     reports.set(name, path.join(home(MEMBER), '.local', 'share', 'oci-ftrace', id, 'summary.json'));
     outputs.set(name, bare.stdout);
+  });
+});
+
+describe('podman rootless, with the front door as its --runtime', () => {
+  it('traces the container as the member would expect: the report under its data directory, 0 lost, the same output', async () => {
+    // Podman runs the runtime as uid 0 of the member's user namespace: the front door and the agent
+    // take that for rootless (uid_map), so the member's agent traces through the pool.
+    const dir = path.join(home(MEMBER), 'podman-image');
+    await makeBusyboxRootfs(path.join(dir, 'rootfs'));
+    await runCommand('tar', ['-C', path.join(dir, 'rootfs'), '-cf', path.join(dir, 'image.tar'), '.']);
+    await runCommand('chown', ['-R', `${MEMBER}:${MEMBER}`, dir]);
+    const imported = await asUser(MEMBER, 'podman', ['import', path.join(dir, 'image.tar'), 'busybox:rootless']);
+    expect(imported.exitCode, imported.stderr).toBe(0);
+    const cmd = ['sh', '-c', 'uname -s; ls /'];
+    const bare = await asUser(MEMBER, 'podman', ['run', '--rm', '--network', 'none', 'busybox:rootless', ...cmd]);
+    expect(bare.exitCode, bare.stderr).toBe(0);
+    const cidfile = path.join(home(MEMBER), 'podman.cid');
+    const traced = await asUser(MEMBER, 'podman', ['run', '--rm', '--network', 'none', '--runtime', WRAPPER, '--cidfile', cidfile, 'busybox:rootless', ...cmd]);
+    expect({ code: traced.exitCode, stdout: traced.stdout }, traced.stderr + ourLog(MEMBER)).toEqual({ code: 0, stdout: bare.stdout });
+    const id = readFileSync(cidfile, 'utf8').trim();
+    const summary = await waitForSummary(MEMBER, id);
+    expect(summary.loss.lost).toBe(0);
+    for (const s of ['uname', 'getdents64', 'execve']) expect(summary.syscalls[s]?.count, s).toBeGreaterThan(0);
+    const recording = ourLog(MEMBER).split('\n').find((l) => l.includes(`"id":"${id}"`) && l.includes('recording container'));
+    expect(recording).toContain(pooledName(0).slice(0, -1));
+    const owner = Number((await runCommand('stat', ['-c', '%u', path.join(home(MEMBER), '.local', 'share', 'oci-ftrace', id, 'summary.json')])).stdout.trim());
+    expect(owner).toBe(uids.get(MEMBER));
   });
 });
 

@@ -33,10 +33,12 @@ import { DrainPool } from './drain-pool.js';
 import { KernelLane } from './kernel-lane.js';
 import type { CliReply, CliRequest, HookReply, HookRequest, PrepareReply, PrepareRequest } from './protocol.js';
 import { beginTracing, instanceSettings, traceEvents } from './tracing.js';
+import { isRootless } from '../config/rootless.js';
 
 /** How often the one timer looks at the runtimes and inits it watches. */
 /** Not root: tracing goes through the pool of instances the administrator made for a group (src/tracefs/instance-pool.ts). */
-const ROOTLESS = (process.geteuid?.() ?? 0) !== 0;
+/** The user's own agent (rootless runc or crun, or rootless podman's runtime): tracefs through the pool. */
+const ROOTLESS = isRootless();
 const DEFAULT_TRACEFS = '/sys/kernel/tracing';
 const WATCH_EVERY_MS = 500;
 /** How long the record step waits for the instance the prepare step began to configure. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { isRootless } from './rootless.js';
 
 /** The config's "trace" key: which containers are traced (src/prepare/trace-policy.ts applies it). */
 export const TRACE_POLICIES = ['always', 'annotated', 'never'] as const;
@@ -109,10 +110,6 @@ const REMOVED_KEYS: Readonly<Record<string, string>> = {
 
 const absolute = (v: string | undefined): string | undefined => (v !== undefined && v.startsWith('/') ? v : undefined);
 
-/** Not root: the user's own runtime (XDG_RUNTIME_DIR), data and config directories, as rootless runc and podman keep theirs. */
-function isRootless(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0;
-}
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0) return env.OCI_FTRACE_CONFIG;

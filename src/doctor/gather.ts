@@ -2,6 +2,7 @@
  * `oci-ftrace doctor`, the reading half: the machine's facts for checks.ts. Reads only, with one
  * exception: a probe instance under tracefs, made and removed again within this call.
  */
+import { isRootless } from '../config/rootless.js';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -113,8 +114,8 @@ function probeInstance(root: string): InstanceProbe {
 }
 
 export function gatherTracefs(configured: string | undefined): TracefsFacts {
-  if ((process.geteuid?.() ?? 0) !== 0) {
-    // Not root: nothing of tracefs is probed but the pool this user would trace through.
+  if (isRootless()) {
+    // Not root of the host: nothing of tracefs is probed but the pool this user would trace through.
     const root = configured ?? '/sys/kernel/tracing';
     return { configured, pick: { root, how: 'rootless: the pool under it' }, present: {}, rootless: { user: true, problem: poolAccess(root) } };
   }

@@ -17,8 +17,11 @@
  *
  * The agent's socket. This is the one place in the product that derives it; whoever starts the
  * agent passes it --socket, so the agent itself never computes it:
- *   directory  /run/oci-ftrace                  when the effective uid is 0,
- *              $XDG_RUNTIME_DIR/oci-ftrace      otherwise, when XDG_RUNTIME_DIR is absolute,
+ *   directory  /run/oci-ftrace                  when the effective uid is 0 of the initial user
+ *                                               namespace (host root),
+ *              $XDG_RUNTIME_DIR/oci-ftrace      otherwise (a user; or uid 0 of a user namespace, as
+ *                                               rootless podman runs the runtime), when
+ *                                               XDG_RUNTIME_DIR is absolute,
  *              /tmp/oci-ftrace-<euid>           otherwise;
  *   name       agent.sock                       when OCI_FTRACE_CONFIG is unset or empty,
  *              agent-<h>.sock                   otherwise, h = 16 lowercase hex digits of the
@@ -368,12 +371,32 @@ static int cwd_known, cwd_errno;
  * socket_path from the rule in the header (config_abs must be set). 0, or -1 with why when the
  * path does not fit a sockaddr_un (a long XDG_RUNTIME_DIR).
  */
+/*
+ * Whether this process is in the initial user namespace: its uid_map is "0 0 4294967295" (the same
+ * test as src/config/rootless.ts, whose agent then takes the pool). No /proc: as the uid says.
+ */
+static int in_initial_userns(void) {
+  char buf[256];
+  unsigned long inside, outside, count;
+  int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+  if (fd < 0) return 1;
+  n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = '\0';
+  if (sscanf(buf, " %lu %lu %lu", &inside, &outside, &count) != 3) return 1;
+  /* One line only: a second mapping means a namespace made by newuidmap. */
+  if (strchr(buf, '\n') != NULL && strchr(buf, '\n')[1] != '\0') return 0;
+  return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
 static int derive_socket(char *why, size_t why_size) {
   char dir[PATH_MAX], name[64];
   const char *xdg = getenv("XDG_RUNTIME_DIR");
   int n;
   uid_t euid = geteuid();
-  if (euid == 0) n = snprintf(dir, sizeof dir, "/run/oci-ftrace");
+  if (euid == 0 && in_initial_userns()) n = snprintf(dir, sizeof dir, "/run/oci-ftrace");
   else if (xdg != NULL && xdg[0] == '/') n = snprintf(dir, sizeof dir, "%s/oci-ftrace", xdg);
   else n = snprintf(dir, sizeof dir, "/tmp/oci-ftrace-%lu", (unsigned long)euid);
   if (n < 0 || (size_t)n >= sizeof dir) n = -1;
