@@ -29,10 +29,13 @@ import { TaskTable, type ProcReader } from './task-table.js';
 /** Commits still in flight on another CPU when a round starts: released one round later. */
 const WATERMARK_MARGIN_S = 0.005;
 /**
- * Pages read ahead of ingestion, at most (32 MiB of 4 KiB pages): enough to ride out a slow moment
- * of the worker at a few million events a second; beyond it the kernel's buffer holds the rest.
+ * Pages read ahead of ingestion, at most (128 MiB of 4 KiB pages, for a while, freed as they are
+ * ingested): a burst that outpaces the worker's ingest waits here rather than in the kernel's few
+ * MiB. At 32 MiB, a 1,000,000-syscall burst on a fresh agent filled it in 2 of 8 runs on a 2-vCPU
+ * VM (its queue peaked at the bound, then the kernel's buffer wrapped); beyond it the kernel's
+ * buffer holds the rest.
  */
-const QUEUED_PAGES_MAX = 8192;
+const QUEUED_PAGES_MAX = 32768;
 /** Longest a round ingests before the worker's other containers and messages get their turn. */
 const INGEST_SLICE_MS = 10;
 /**
