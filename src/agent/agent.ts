@@ -12,6 +12,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigSchema, type Config } from '../config/config.js';
 import { logConfigError } from '../config/config-error-log.js';
+import { isRootless } from '../config/rootless.js';
 import { createFileLogger, type Logger } from '../log/logger.js';
 import type { AgentAddress } from '../prepare/hook-spec.js';
 import { prepareBundle } from '../prepare/prepare-bundle.js';
@@ -33,13 +34,11 @@ import { DrainPool } from './drain-pool.js';
 import { KernelLane } from './kernel-lane.js';
 import type { CliReply, CliRequest, HookReply, HookRequest, PrepareReply, PrepareRequest } from './protocol.js';
 import { beginTracing, instanceSettings, traceEvents } from './tracing.js';
-import { isRootless } from '../config/rootless.js';
 
-/** How often the one timer looks at the runtimes and inits it watches. */
-/** Not root: tracing goes through the pool of instances the administrator made for a group (src/tracefs/instance-pool.ts). */
-/** The user's own agent (rootless runc or crun, or rootless podman's runtime): tracefs through the pool. */
+/** The user's own agent (rootless runc or crun, or rootless podman's runtime): tracing goes through the pool of instances the administrator made for a group (src/tracefs/instance-pool.ts). */
 const ROOTLESS = isRootless();
 const DEFAULT_TRACEFS = '/sys/kernel/tracing';
+/** How often the one timer looks at the runtimes and inits it watches. */
 const WATCH_EVERY_MS = 500;
 /** How long the record step waits for the instance the prepare step began to configure. */
 const INSTANCE_WAIT_MS = 10_000;

@@ -123,7 +123,8 @@ export async function runAgent(argv: readonly string[]): Promise<number> {
       // path and the state directory free.
       if (socketInode !== undefined && inodeOf(args.socket) === socketInode) rmSync(args.socket, { force: true });
       claim.release();
-      // Instances of finished containers still to be removed: their run state is gone already.
+      // Instances of finished containers still to be removed (their run states, marked reported, say so
+      // to the next agent should this one not get to them).
       await Promise.race([agent.flushKernelWork(), new Promise((r) => setTimeout(r, FLUSH_AT_EXIT_MS))]);
       log.info({ why }, 'agent exits');
       resolve(0);

@@ -110,7 +110,6 @@ const REMOVED_KEYS: Readonly<Record<string, string>> = {
 
 const absolute = (v: string | undefined): string | undefined => (v !== undefined && v.startsWith('/') ? v : undefined);
 
-
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OCI_FTRACE_CONFIG && env.OCI_FTRACE_CONFIG.length > 0) return env.OCI_FTRACE_CONFIG;
   if (!isRootless()) return DEFAULT_CONFIG_PATH;

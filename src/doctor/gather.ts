@@ -2,10 +2,10 @@
  * `oci-ftrace doctor`, the reading half: the machine's facts for checks.ts. Reads only, with one
  * exception: a probe instance under tracefs, made and removed again within this call.
  */
-import { isRootless } from '../config/rootless.js';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { isRootless } from '../config/rootless.js';
 import { ConfigError, ConfigSchema, configPath, loadConfig } from '../config/config.js';
 import { runningAgent } from '../agent/main.js';
 import { askAgent } from '../cli/agent-client.js';

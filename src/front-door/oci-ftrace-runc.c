@@ -368,10 +368,6 @@ static char cwd[PATH_MAX];
 static int cwd_known, cwd_errno;
 
 /*
- * socket_path from the rule in the header (config_abs must be set). 0, or -1 with why when the
- * path does not fit a sockaddr_un (a long XDG_RUNTIME_DIR).
- */
-/*
  * Whether this process is in the initial user namespace: its uid_map is "0 0 4294967295" (the same
  * test as src/config/rootless.ts, whose agent then takes the pool). No /proc: as the uid says.
  */
@@ -391,6 +387,10 @@ static int in_initial_userns(void) {
   return inside == 0 && outside == 0 && count == 4294967295UL;
 }
 
+/*
+ * socket_path from the rule in the header (config_abs must be set). 0, or -1 with why when the
+ * path does not fit a sockaddr_un (a long XDG_RUNTIME_DIR).
+ */
 static int derive_socket(char *why, size_t why_size) {
   char dir[PATH_MAX], name[64];
   const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -862,8 +862,9 @@ static int recv_exact(int fd, char *buf, size_t len, int64_t deadline, char *why
     n = recv(fd, buf + got, len - got, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n < 0) {
-      describe(why, why_size, "cannot read the reply: %s", strerror(errno));
-      return got == 0 && errno == ECONNRESET ? -3 : -1;
+      int e = errno;
+      describe(why, why_size, "cannot read the reply: %s", strerror(e));
+      return got == 0 && e == ECONNRESET ? -3 : -1;
     }
     if (n == 0) {
       describe(why, why_size, "the agent closed the connection without a whole reply");

@@ -103,13 +103,10 @@ export async function prepareBundle(bundleDir: string, id: string, config: Confi
   }
   let recordSeccomp: RecordSeccompMode = 'keep';
   let saved = false;
-  let begun = false;
   const result = await editBundleSpec(bundleDir, tracingModifiers(config, agent), {
     // The policy decides on the spec as read: the kernel's part starts before the modifiers run.
     afterLoad: (spec) => {
-      if (!isTracedBy(config, spec)) return;
-      begun = true;
-      opts.onTraced?.();
+      if (isTracedBy(config, spec)) opts.onTraced?.();
     },
     beforeWrite: (r) => {
       if (!isTraced(r.spec)) return;
@@ -119,7 +116,6 @@ export async function prepareBundle(bundleDir: string, id: string, config: Confi
       const prepared = r.written !== undefined ? Buffer.from(r.written) : r.original.bytes;
       saveBundleOriginal(config.stateDir, id, { ...r.original, original: found, prepared, runtime: opts.runtime });
       saved = true;
-      if (!begun) opts.onTraced?.();
     },
   }).catch((err: unknown) => {
     // config.json was not replaced: nothing to put back.
