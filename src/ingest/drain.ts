@@ -146,6 +146,8 @@ export class Drain {
   private queuePeak = 0;
   missedInPages = 0;
   missedUnknownPages = 0;
+  /** The kernel's count of events handed to readers when this drain began (an earlier agent's reads). */
+  private readonly readAtStart: number;
 
   constructor(
     private readonly state: RunState,
@@ -154,6 +156,7 @@ export class Drain {
     private readonly adoption?: Adoption,
   ) {
     this.instance = new TraceInstance(state.tracefsRoot, state.instance);
+    this.readAtStart = this.cpuStats().reduce((n, s) => n + s.readEvents, 0);
     this.seccomp = seccompContext(state, state.arch, errnoName);
     // The tasks tracing began with are the init's threads (the record step listed them): one
     // process with one name, known now even if they are gone before their events are read.
@@ -431,7 +434,7 @@ export class Drain {
     }
   }
 
-  private summary(kind: Summary['kind'], stats: readonly CpuStats[], log: Summary['log']): Summary {
+  private summary(kind: Summary['kind'], stats: readonly CpuStats[], log: Summary['log'], notIngested = 0): Summary {
     const lost = this.adoption?.lostWithAgent ?? 0;
     const own = buildSummary(this.aggregate, {
       containerId: this.state.id,
@@ -439,7 +442,7 @@ export class Drain {
       kind,
       source: 'collector',
       clock: this.state.clock,
-      loss: lossFromStats(stats, lost),
+      loss: lossFromStats(stats, lost, notIngested),
       now: new Date(),
       syscallName: (nr) => syscallName(nr, this.state.arch),
       errnoName,
@@ -495,13 +498,18 @@ export class Drain {
     const stats = this.cpuStats();
     this.closePipes();
     const drained = performance.now();
-    const summary = this.summary('final', stats, this.logState());
+    // Every event the kernel handed over was counted, or the summary says how many were not: a
+    // fault of ours, never expected, and never hidden behind the kernel's own zero loss.
+    const readEvents = stats.reduce((n, s) => n + s.readEvents, 0);
+    const notIngested = stats.length > 0 ? Math.max(0, readEvents - this.readAtStart - this.consumed) : 0;
+    if (notIngested > 0) this.log.error({ notIngested, readEvents, readAtStart: this.readAtStart, consumed: this.consumed }, 'the kernel handed over events that were never counted');
+    const summary = this.summary('final', stats, this.logState(), notIngested);
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
     const made = performance.now();
     writeJsonFileAtomic(summaryPath, summary);
     const written = performance.now();
     rmSync(CheckpointFile(this.config.stateDir, this.state.id), { force: true });
-    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak, drainMs: Math.round(drained - began), summaryMs: Math.round(made - drained), writeMs: Math.round(written - made) }, 'trace finished');
+    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, unpairedExits: this.ingest.unpairedExits, missedInPages: this.missedInPages, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak, drainMs: Math.round(drained - began), summaryMs: Math.round(made - drained), writeMs: Math.round(written - made) }, 'trace finished');
     return { summary, summaryPath };
   }
 

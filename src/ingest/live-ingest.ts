@@ -143,7 +143,7 @@ export class LiveIngest {
   private readonly prctlNr: number;
   private readonly initialTasks: Set<number>;
   unknownEvents = 0;
-  /** Exits whose task was inside another call: an event was lost between them (counted as loss). */
+  /** Exits whose task was inside another call: an event was lost between them (the kernel's counts say how many; the drain logs this). */
   unpairedExits = 0;
 
   constructor(

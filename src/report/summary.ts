@@ -10,6 +10,8 @@ export const LossSchema = z.object({
   overrun: z.number().int().nonnegative(),
   dropped: z.number().int().nonnegative(),
   perCpu: z.array(z.object({ cpu: z.number().int(), overrun: z.number().int(), dropped: z.number().int() })),
+  /** Events the kernel says it handed to the agent (its `read events`) that the agent never counted. */
+  notIngested: z.number().int().positive().optional(),
 });
 export type Loss = z.infer<typeof LossSchema>;
 

@@ -45,6 +45,9 @@ export interface CpuStats {
   entries: number;
   overrun: number;
   dropped: number;
+  /** Events lost because a nested write (an interrupt's) wrapped the buffer while one was being committed. */
+  commitOverrun: number;
+  /** Events the kernel has handed to readers of this buffer, in all. */
   readEvents: number;
 }
 
@@ -54,7 +57,7 @@ export function parseCpuStats(cpu: number, text: string): CpuStats {
     const m = new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : 0;
   };
-  return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), readEvents: field('read events') };
+  return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), commitOverrun: field('commit overrun'), readEvents: field('read events') };
 }
 
 export { CAPABILITY_EVENT, CONTAINER_EVENTS } from './container-events.js';
