@@ -97,6 +97,12 @@ async function timeTraced(root, drained, { traceCapabilities = true, fresh = fal
     if (drained) {
       logWritten = new Promise((resolve) => logWaits.set(id, resolve));
       pool = poolFor(config, fresh);
+      if (fresh) {
+        // As in the agent: workers start when a container is prepared; the record step (start)
+        // follows the runtime's create, some 50 ms on this kind of machine.
+        pool.warm();
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await pool.start(runState);
     }
     const cpu0 = process.cpuUsage();
