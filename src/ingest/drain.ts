@@ -501,8 +501,10 @@ export class Drain {
     // Every event the kernel handed over was counted, or the summary says how many were not: a
     // fault of ours, never expected, and never hidden behind the kernel's own zero loss.
     const readEvents = stats.reduce((n, s) => n + s.readEvents, 0);
-    const notIngested = stats.length > 0 ? Math.max(0, readEvents - this.readAtStart - this.consumed) : 0;
-    if (notIngested > 0) this.log.error({ notIngested, readEvents, readAtStart: this.readAtStart, consumed: this.consumed }, 'the kernel handed over events that were never counted');
+    // Events still in the kernel's buffer after the drain read it to the end were never counted either.
+    const leftUnread = stats.reduce((n, s) => n + s.entries, 0);
+    const notIngested = stats.length > 0 ? Math.max(0, readEvents - this.readAtStart - this.consumed) + leftUnread : 0;
+    if (notIngested > 0) this.log.error({ notIngested, readEvents, readAtStart: this.readAtStart, consumed: this.consumed, leftUnread }, 'the kernel handed over, or still holds, events that were never counted');
     const summary = this.summary('final', stats, this.logState(), notIngested);
     const summaryPath = join(this.outDir, SUMMARY_FILE_NAME);
     const made = performance.now();

@@ -10,7 +10,7 @@ export const LossSchema = z.object({
   overrun: z.number().int().nonnegative(),
   dropped: z.number().int().nonnegative(),
   perCpu: z.array(z.object({ cpu: z.number().int(), overrun: z.number().int(), dropped: z.number().int() })),
-  /** Events the kernel says it handed to the agent (its `read events`) that the agent never counted. */
+  /** Events the kernel says it handed to the agent (its `read events`), or still held at the end, that the agent never counted. */
   notIngested: z.number().int().positive().optional(),
 });
 export type Loss = z.infer<typeof LossSchema>;
