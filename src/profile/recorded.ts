@@ -31,7 +31,7 @@ export function recordedSyscalls(summary: Summary, source: string, opts: Recorde
     );
   }
   if (summary.loss.lost > 0 && !opts.allowLostEvents) {
-    throw new ProfileError(`${where}: the trace lost ${summary.loss.lost} events, so the profile could miss syscalls; record again with a larger bufferSizeKb`);
+    throw new ProfileError(`${where}: the trace lost ${summary.loss.lost} events, so the profile could miss syscalls; record again with a larger bufferKbPerContainer (our config), or pass --allow-lost-events`);
   }
   const syscalls = syscallsSinceProfileStart(summary);
   // Numbers our tables cannot name (newer kernels) cannot be written into a profile by name.

@@ -165,7 +165,7 @@ describe('recordedSyscalls', () => {
   it('refuses a trace that lost events, unless told to accept it', () => {
     const s = summaryFixture('runc-ls-nnp');
     const lossy = { ...s, loss: { ...s.loss, lost: 3, overrun: 3 } };
-    expect(() => recordedSyscalls(lossy, 'r.json')).toThrow(/lost 3 events/);
+    expect(() => recordedSyscalls(lossy, 'r.json')).toThrow(/lost 3 events.*larger bufferKbPerContainer.*--allow-lost-events/);
     expect(recordedSyscalls(lossy, 'r.json', { allowLostEvents: true }).syscalls).toEqual(syscallsSinceProfileStart(s));
   });
 
