@@ -692,7 +692,7 @@ function readAdoption(stateDir: string, id: string, instance: TraceInstance): Ad
   }
   const read = instance.cpuStats().reduce((n, s) => n + s.readEvents, 0);
   const before = checkpoint ? checkpoint.summary.loss.lost - checkpoint.summary.loss.overrun - checkpoint.summary.loss.dropped : 0;
-  return { ...(checkpoint ? { checkpoint } : {}), lostWithAgent: before + Math.max(0, read - (checkpoint?.consumed ?? 0)) };
+  return { ...(checkpoint ? { checkpoint } : {}), lostWithAgent: before + Math.max(0, read - (checkpoint?.consumed ?? 0)), readEvents: read };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -21,7 +21,7 @@ export const DrainCommandSchema = z.discriminatedUnion('op', [
     op: z.literal('start'),
     req: z.number(),
     runState: RunStateSchema,
-    adoption: z.object({ checkpoint: z.object({ consumed: z.number(), summary: SummarySchema }).optional(), lostWithAgent: z.number() }).optional(),
+    adoption: z.object({ checkpoint: z.object({ consumed: z.number(), summary: SummarySchema }).optional(), lostWithAgent: z.number(), readEvents: z.number() }).optional(),
   }),
   z.object({ op: z.literal('finish'), req: z.number(), id: z.string(), annotations: Annotations }),
   z.object({ op: z.literal('livedump'), req: z.number(), id: z.string() }),

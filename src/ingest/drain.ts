@@ -96,6 +96,8 @@ export interface Adoption {
   checkpoint?: { consumed: number; summary: Summary } | undefined;
   /** Events the dead agent read (the kernel's per-CPU `read events`) beyond its checkpoint: lost. */
   lostWithAgent: number;
+  /** The kernel's count of events handed to readers when the trace was adopted (the dead agent's reads). */
+  readEvents: number;
 }
 
 export const CheckpointFile = (stateDir: string, id: string): string => join(stateDir, `${id}.checkpoint.json`);
@@ -146,7 +148,10 @@ export class Drain {
   private queuePeak = 0;
   missedInPages = 0;
   missedUnknownPages = 0;
-  /** The kernel's count of events handed to readers when this drain began (an earlier agent's reads). */
+  /**
+   * The kernel's count of events handed to readers when this drain began: an earlier agent's reads,
+   * or none (configuring an instance sets its clock, which resets the buffer and its counts).
+   */
   private readonly readAtStart: number;
 
   constructor(
@@ -156,7 +161,7 @@ export class Drain {
     private readonly adoption?: Adoption,
   ) {
     this.instance = new TraceInstance(state.tracefsRoot, state.instance);
-    this.readAtStart = this.cpuStats().reduce((n, s) => n + s.readEvents, 0);
+    this.readAtStart = adoption?.readEvents ?? 0;
     this.seccomp = seccompContext(state, state.arch, errnoName);
     // The tasks tracing began with are the init's threads (the record step listed them): one
     // process with one name, known now even if they are gone before their events are read.
