@@ -156,3 +156,24 @@ describe('a container running for 30 s at a steady rate', () => {
     expect(listTracefsInstances()).toEqual([]);
   }, 120_000);
 });
+
+describe("a CPU's share as small as a many-CPU host gives (8 MiB over 64 CPUs: 128 KiB each)", () => {
+  it('a steady container: exact counts, 0 lost, and its watches never ended', async () => {
+    // A wake-up at a tenth of 128 KiB is three pages (see integration/readable-watch.test.ts).
+    const traced = tracedEnv({ bufferKbPerContainer: 256 });
+    const rounds = 2000;
+    // A few calls a round, paced by a 1 ms wait on a FIFO nobody writes: a steady rate that a drain
+    // keeps up with in 128 KiB (a burst would outrun any reader of so small a buffer).
+    const script = `mkfifo /dev/shm/f; exec 3<>/dev/shm/f; i=0; while [ $i -lt ${rounds} ]; do echo x > /dev/null; read -t 0.001 x <&3; i=$((i+1)); done`;
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'small-share'), { args: ['sh', '-c', script] });
+    const id = uniqueId('small-share');
+    const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+    const { summary } = await readTraceResult(traced, id);
+    expect(ourLog(traced)).not.toMatch(/drain round failed|EBADF|cannot watch|watch failed/);
+    expect(ourLog(traced)).toMatch(/"watchesEnded":0,/);
+    expect(summary.loss.lost, JSON.stringify(summary.loss) + ourLog(traced)).toBe(0);
+    expect(summary.syscalls.write?.count ?? 0).toBeGreaterThanOrEqual(rounds);
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
+  }, 90_000);
+});

@@ -45,6 +45,8 @@ const INGEST_SLICE_MS = 10;
  * records left 54 to 76 ms between reads on a fresh agent here, and events were lost).
  */
 const READ_EVERY_MS = 2;
+/** A watch that ended is watched again after this long (see watchEnded). */
+const REWATCH_AFTER_MS = 1;
 /** Pages ingested between two looks at the clock. */
 const PAGES_BETWEEN_CLOCKS = 8;
 /** Records released between two looks at the clock. */
@@ -87,8 +89,12 @@ export const procReader: ProcReader = {
 
 interface CpuPipe {
   cpu: number;
+  /** The drain's own descriptor of the CPU's trace_pipe_raw, read in rounds. */
   fd: number;
+  /** The wake-ups, on a descriptor of the watch's own (it closes it when it ends). */
   watch: ReadableWatch | undefined;
+  /** The watch waits for a wake-up (it stops after each page it reads, and while the queue is full). */
+  armed: boolean;
 }
 
 /** What an agent that died left of this container: its last checkpoint, and what it read since. */
@@ -132,6 +138,8 @@ export class Drain {
   /** Capability checks are recorded with the syscalls. */
   private readonly capabilities: boolean;
   private distinctSize = 0;
+  /** Watches that ended (a read returned 0) and were watched again: the finished line says it. */
+  private watchesEnded = 0;
   private roundQueued = false;
   private finished = false;
   /** Records read since the last checkpoint was written. */
@@ -187,11 +195,8 @@ export class Drain {
     this.ingest = new LiveIngest({ enter: byName('sys_enter'), exit: byName('sys_exit'), capable: this.capabilities ? byName('cap_capable') : undefined }, this.layout, this.aggregate, this.tasks, createRawEventDecoder(formats), known, forkSyscalls, initial, fresh);
     if (config.writeLog) this.openLog(formats, forkSyscalls, initial, fresh);
     this.queue = new PageQueue(this.layout.page.subBufferSize, QUEUED_PAGES_MAX);
-    this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined }));
-    for (const pipe of this.pipes) {
-      // Without a watch this CPU is still read in every round another CPU's wake-up starts.
-      pipe.watch = tryWatch(pipe, () => watchReadable(pipe.fd, this.layout.page.subBufferSize, (page) => this.onPage(pipe.cpu, page), (err) => this.log.warn({ cpu: pipe.cpu, err: err.message }, "cannot watch a CPU's ring buffer; it is read at the next wake-up of another")), this.log);
-    }
+    this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false }));
+    for (const pipe of this.pipes) this.watchCpu(pipe);
     // What is in the buffers already (an adopted container's, a fast start's).
     this.scheduleRound();
   }
@@ -283,17 +288,69 @@ export class Drain {
     this.converter?.addTracedTask(pid);
   }
 
-  /** A page the event loop read when the CPU's buffer reached its wake-up level; the rest follows in a round. */
-  private onPage(cpu: number, page: Buffer): void {
+  /**
+   * Wait for the CPU's wake-ups, on a descriptor of the watch's own: a watch that ends (see
+   * readable.ts) closes its own, never the one rounds read. Without a watch this CPU is still read in
+   * every round another CPU's wake-up starts.
+   */
+  private watchCpu(pipe: CpuPipe): void {
+    let fd: number | undefined;
+    try {
+      fd = openSync(tracePipeRawPath(this.instance.path, pipe.cpu), constants.O_RDONLY | constants.O_NONBLOCK);
+      const watchFd = fd;
+      const watch = watchReadable(watchFd, this.layout.page.subBufferSize, {
+        page: (page) => this.onPage(pipe, page),
+        ended: () => this.watchEnded(pipe, watch),
+        error: (err) => this.log.warn({ cpu: pipe.cpu, err: err.message }, "a CPU's ring-buffer watch failed; it is read at the next wake-up of another"),
+      });
+      pipe.watch = watch;
+      pipe.armed = !this.watchesPaused;
+      if (this.watchesPaused) watch.pause();
+    } catch (err) {
+      if (fd !== undefined && pipe.watch === undefined) closeSync(fd);
+      this.log.warn({ cpu: pipe.cpu, err: (err as Error).message }, "cannot watch a CPU's ring buffer; it is read at the next wake-up of another");
+    }
+  }
+
+  /** A watch ended: watched again shortly (not at once: a wake-up level under a page would spin). */
+  private watchEnded(pipe: CpuPipe, watch: ReadableWatch): void {
+    if (pipe.watch !== watch) return;
+    pipe.watch = undefined;
+    pipe.armed = false;
+    this.watchesEnded += 1;
     if (this.finished) return;
-    // The event loop read it: queued even past the bound, which then stops its reads.
-    this.queue.pushCopy(cpu, page);
-    this.behind.add(cpu);
+    setTimeout(() => {
+      if (!this.finished && pipe.watch === undefined && this.pipes.includes(pipe)) this.watchCpu(pipe);
+    }, REWATCH_AFTER_MS).unref();
+    this.scheduleRound();
+  }
+
+  /** A page the event loop read when the CPU's buffer reached its wake-up level; the rest follows in a round. */
+  private onPage(pipe: CpuPipe, page: Buffer): void {
+    pipe.armed = false;
+    if (this.finished) return;
+    // The event loop read it: queued even past the bound, which then stops the watches.
+    this.queue.pushCopy(pipe.cpu, page);
+    this.behind.add(pipe.cpu);
     if (this.queue.full && !this.watchesPaused) {
       this.watchesPaused = true;
-      for (const pipe of this.pipes) pipe.watch?.pause();
+      for (const p of this.pipes) {
+        p.watch?.pause();
+        p.armed = false;
+      }
     }
     this.scheduleRound();
+  }
+
+  /** After a round: every watch waits for its CPU's next wake-up again, unless the queue is too full. */
+  private armWatches(): void {
+    if (this.watchesPaused || this.finished) return;
+    for (const pipe of this.pipes) {
+      if (pipe.watch && !pipe.armed) {
+        pipe.watch.resume();
+        pipe.armed = true;
+      }
+    }
   }
 
   /** One drain round soon (coalesced): a CPU's buffer reached its wake-up level, or pages wait. */
@@ -330,10 +387,8 @@ export class Drain {
       if (performance.now() - this.lastReadAt >= READ_EVERY_MS) this.read(toEnd);
     }
     if (this.config.distinctOnly && this.aggregate.syscalls.size !== this.distinctSize) this.updateDistinctFilter();
-    if (this.watchesPaused && this.queue.size < this.queue.maxPages / 2) {
-      this.watchesPaused = false;
-      for (const pipe of this.pipes) pipe.watch?.resume();
-    }
+    if (this.watchesPaused && this.queue.size < this.queue.maxPages / 2) this.watchesPaused = false;
+    this.armWatches();
     // Pages wait (here, or in the kernel for room here): on after the worker's other work. A CPU left
     // at a part page waits for its next wake-up instead: rounds would spin on a busy writer.
     if (this.queue.size > 0 || this.leftForRoom) this.scheduleRound();
@@ -516,7 +571,7 @@ export class Drain {
     writeJsonFileAtomic(summaryPath, summary);
     const written = performance.now();
     rmSync(CheckpointFile(this.config.stateDir, this.state.id), { force: true });
-    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, unpairedExits: this.ingest.unpairedExits, missedInPages: this.missedInPages, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak, drainMs: Math.round(drained - began), summaryMs: Math.round(made - drained), writeMs: Math.round(written - made) }, 'trace finished');
+    this.log.info({ consumed: this.consumed, syscalls: summary.trace.syscallsTotal, blocked: summary.trace.blockedTotal, lost: summary.loss.lost, unknownEvents: this.ingest.unknownEvents, unpairedExits: this.ingest.unpairedExits, missedInPages: this.missedInPages, peakReadPages: this.peakReadPages, queuePeak: this.queuePeak, watchesEnded: this.watchesEnded, drainMs: Math.round(drained - began), summaryMs: Math.round(made - drained), writeMs: Math.round(written - made) }, 'trace finished');
     return { summary, summaryPath };
   }
 
@@ -555,12 +610,16 @@ export class Drain {
   private closePipes(): void {
     for (const pipe of this.pipes) {
       try {
-        if (pipe.watch) pipe.watch.close();
-        else closeSync(pipe.fd);
+        pipe.watch?.close();
       } catch {
         /* closed already */
       }
       pipe.watch = undefined;
+      try {
+        closeSync(pipe.fd);
+      } catch {
+        /* closed already */
+      }
     }
     this.pipes.length = 0;
   }
@@ -591,14 +650,6 @@ function isEnabled(instance: TraceInstance, event: string): boolean {
   }
 }
 
-function tryWatch(pipe: CpuPipe, watch: () => ReadableWatch, log: Logger): ReadableWatch | undefined {
-  try {
-    return watch();
-  } catch (err) {
-    log.warn({ cpu: pipe.cpu, err: (err as Error).message }, "cannot watch a CPU's ring buffer; it is read at the next wake-up of another");
-    return undefined;
-  }
-}
 
 /** Segments to render, oldest first, after dropping the oldest beyond the log's size cap (the log says so). */
 function dropOverCap(spool: RawSpool, converter: LogConverter, config: Config): string[] {

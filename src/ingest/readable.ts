@@ -3,22 +3,33 @@
  * for it (readable once the CPU's buffer is `buffer_percent` full), so libuv can watch it with epoll
  * as it watches a pipe. Node offers that only through its pipe handle, which opens any descriptor
  * for polled, non-blocking reads (net.Socket refuses a tracefs file by its type, not by what it can
- * do). Each read returns one ring-buffer page into the one buffer given, which the callback must be
- * done with when it returns. Nothing runs while the buffer stays below its wake-up level.
+ * do).
+ *
+ * A watch reads one page per wake-up and then stops until resumed: the caller reads the rest with
+ * its own descriptor. libuv reads on until a read fails, and a read that has caught up with the page
+ * the kernel is writing may return 0 where an empty buffer gives EAGAIN (seen thousands of times a
+ * second right behind a busy writer); libuv takes 0 for end of file and closes the descriptor. One
+ * page at the wake-up level is a page the kernel has finished. A watch that ends all the same (a
+ * wake-up level under a page, a kernel without buffer_percent) says so, and closes only its own
+ * descriptor.
  */
 import { Socket } from 'node:net';
 
 export interface ReadableWatch {
-  /** Stop the event loop's reads; the descriptor stays open, to be read to the end. */
+  /** Stop waiting for the kernel (the queue is full); nothing is read until resume. */
   pause(): void;
-  /** Start them again. */
+  /** Wait for the next wake-up (after a page was delivered, or a pause). */
   resume(): void;
-  /** Close the descriptor (the watch owns it from watchReadable on). */
+  /** Close the watch's descriptor. */
   close(): void;
 }
 
 interface PipeHandle {
   open(fd: number): number;
+  readStart(): number;
+  readStop(): number;
+  /** Node's own note of whether the handle reads; kept true while it does, as Node keeps it. */
+  reading: boolean;
 }
 
 type PipeWrap = { Pipe: new (type: number) => PipeHandle; constants: { SOCKET: number } };
@@ -30,8 +41,16 @@ function binding(): PipeWrap {
   return pipeWrap;
 }
 
-/** Watch fd, which the returned watch owns from now on (it closes it). */
-export function watchReadable(fd: number, pageSize: number, onPage: (page: Buffer) => void, onError: (err: Error) => void): ReadableWatch {
+export interface WatchEvents {
+  /** One page, read at a wake-up: the buffer must be done with on return; the watch waits for resume. */
+  page(page: Buffer): void;
+  /** The watch is over (its read returned 0): its descriptor is closed; the caller may watch again. */
+  ended(): void;
+  error(err: Error): void;
+}
+
+/** Watch fd, a descriptor of its own (the watch closes it). */
+export function watchReadable(fd: number, pageSize: number, on: WatchEvents): ReadableWatch {
   const { Pipe, constants } = binding();
   const handle = new Pipe(constants.SOCKET);
   const rc = handle.open(fd);
@@ -43,23 +62,28 @@ export function watchReadable(fd: number, pageSize: number, onPage: (page: Buffe
     writable: false,
     onread: {
       buffer,
+      // false: Node stops the handle's reads (and notes it in handle.reading) until resume.
       callback: (n: number) => {
-        if (n > 0) onPage(n === buffer.length ? buffer : buffer.subarray(0, n));
-        return true;
+        if (n > 0) on.page(n === buffer.length ? buffer : buffer.subarray(0, n));
+        return false;
       },
     },
   } as ConstructorParameters<typeof Socket>[0]);
-  socket.on('error', onError);
+  socket.on('error', on.error);
+  socket.on('end', on.ended);
   // Waiting for the kernel is not a reason to keep the process alive.
   socket.unref();
   return {
     pause() {
-      socket.pause();
-      (socket as unknown as { _handle?: { readStop?: () => number } })._handle?.readStop?.();
+      if (!handle.reading) return;
+      handle.reading = false;
+      handle.readStop();
     },
     resume() {
-      (socket as unknown as { _handle?: { readStart?: () => number } })._handle?.readStart?.();
-      socket.resume();
+      if (handle.reading || socket.destroyed) return;
+      handle.reading = true;
+      const err = handle.readStart();
+      if (err !== 0) handle.reading = false;
     },
     close() {
       socket.destroy();
