@@ -36,8 +36,8 @@ function agentPid(traced: TracedEnv): number {
 
 describe('a container making 1,000,000 syscalls', () => {
   /** The 1M-syscall run, its summary and log checked exactly. */
-  async function exactRun(name: string): Promise<void> {
-    const traced = tracedEnv();
+  async function exactRun(name: string, config: Record<string, unknown> = {}): Promise<void> {
+    const traced = tracedEnv(config);
     const b = await makeBusyboxBundle(path.join(suite.work(), name), { args: DD });
     const id = uniqueId(name);
     const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 170_000 });
@@ -63,6 +63,10 @@ describe('a container making 1,000,000 syscalls', () => {
 
   it('with the default buffer: exact counts, 0 lost, and the syscall of its first millisecond', async () => {
     await exactRun('dd');
+  });
+
+  it('with the clock forced to mono (the choice where sched_clock may differ between CPUs): the same', async () => {
+    await exactRun('dd-mono', { traceClock: 'mono' });
   });
 
   it('with two CPU-bound neighbours on this 2-CPU host: still 0 lost (the agent\'s cgroup outweighs them)', async () => {
@@ -176,4 +180,25 @@ describe("a CPU's share as small as a many-CPU host gives (8 MiB over 64 CPUs: 1
     expect(summary.syscalls.write?.count ?? 0).toBeGreaterThanOrEqual(rounds);
     expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   }, 90_000);
+});
+
+describe('a container whose tasks move between CPUs (a shell waiting for 300 children in turn)', () => {
+  // Each wait4 blocks on one CPU and may return on the other: its exit is ordered after its entry
+  // only if the trace clock agrees across CPUs (src/tracefs/trace-clock.ts).
+  for (const clock of ['auto', 'mono'] as const) {
+    it(`pairs every exit with its entry, with traceClock ${clock}`, async () => {
+      const traced = tracedEnv({ traceClock: clock, writeLog: false });
+      const b = await makeBusyboxBundle(path.join(suite.work(), `moving-${clock}`), { args: ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do sleep 0.001; i=$((i+1)); done'] });
+      const id = uniqueId(`moving-${clock}`);
+      const r = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false, timeoutMs: 60_000 });
+      expect(r.exitCode, r.stderr + ourLog(traced)).toBe(0);
+      const { summary } = await readTraceResult(traced, id);
+      expect(summary.loss.lost).toBe(0);
+      expect(summary.trace.clock).toBe(clock === 'mono' ? 'mono' : 'local');
+      // The shell, then 300 sleeps: one execve each, and one wait for each child.
+      expect(summary.syscalls.execve?.count).toBe(301);
+      expect(summary.syscalls.wait4?.count ?? 0).toBeGreaterThanOrEqual(300);
+      expect(ourLog(traced)).toMatch(/"unpairedExits":0,/);
+    }, 90_000);
+  }
 });

@@ -9,10 +9,9 @@ import type { Config } from '../config/config.js';
 import type { OciState } from '../state/oci-state.js';
 import type { RunState } from '../state/run-state.js';
 import { hostArch } from '../syscalls/index.js';
+import { chooseTraceClock, hostClockFacts } from '../tracefs/trace-clock.js';
 import { CAPABILITY_EVENT, CONTAINER_EVENTS, type InstanceSettings, type TraceInstance } from '../tracefs/tracefs.js';
 
-/** Monotonic clock: consistent across CPUs (enter/exit of a migrating task stay in order). */
-export const TRACE_CLOCK = 'mono';
 /**
  * A CPU's buffer wakes the agent once it is this full (buffer_percent): a tenth leaves nine tenths
  * of slack (about 90 ms of a syscall-bound burst in a 4 MiB share) for a drain thread the host
@@ -26,7 +25,7 @@ export function traceEvents(config: Config, tracefsRoot: string): readonly strin
 }
 
 export function instanceSettings(config: Config, tracefsRoot: string): InstanceSettings {
-  return { bufferKbTotal: config.bufferKbPerContainer, clock: TRACE_CLOCK, wakePercent: WAKE_PERCENT, events: traceEvents(config, tracefsRoot) };
+  return { bufferKbTotal: config.bufferKbPerContainer, clock: chooseTraceClock(config.traceClock, hostClockFacts()).clock, wakePercent: WAKE_PERCENT, events: traceEvents(config, tracefsRoot) };
 }
 
 /**
@@ -60,7 +59,7 @@ export async function beginTracing(instance: TraceInstance, state: OciState, eve
     instance: instance.name,
     pid: state.pid,
     bundle: state.bundle,
-    clock: TRACE_CLOCK,
+    clock: instance.clock(),
     arch: hostArch(),
     recordedAt: new Date().toISOString(),
     initComm: readComm(state.pid),

@@ -38,6 +38,11 @@ export const ConfigSchema = z
      * the event: which capabilities the workload used, was denied, and held without using.
      */
     traceCapabilities: z.boolean().default(true),
+    /**
+     * The clock events are stamped with (src/tracefs/trace-clock.ts): `auto` takes the instance's
+     * own `local` where it agrees across CPUs, else `mono`; either may be forced.
+     */
+    traceClock: z.enum(['auto', 'local', 'mono']).default('auto'),
     /** Reports go to OUTPUT_DIR/<container-id>/. */
     outputDir: z.string().startsWith('/', 'outputDir must be absolute').default('/var/log/oci-ftrace'),
     /** The agent's state (run state, saved bundles, checkpoints), kept on tmpfs. */

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { CAPABILITY_EVENT, CONTAINER_EVENTS } from '../tracefs/tracefs.js';
+import type { ClockChoice } from '../tracefs/trace-clock.js';
 
 export type Verdict = boolean | 'warn';
 
@@ -80,6 +81,8 @@ export interface TracefsFacts {
   /** tracefsPathsToProbe() under the root: present or not. */
   present: Readonly<Record<string, boolean>>;
   probe?: InstanceProbe;
+  /** The clock containers' events are stamped with, and why (src/tracefs/trace-clock.ts). */
+  clock?: ClockChoice;
   /** The rootless pool (src/tracefs/instance-pool.ts): not root, whether this user can trace through it; root, whether there is one. */
   rootless?: { user: true; problem?: { problem: string; fix: string } | undefined } | { user: false; pool?: { size: number; group: string } | undefined };
 }
@@ -151,6 +154,7 @@ export function checkTracefs(f: TracefsFacts): Finding[] {
   } else {
     out.push({ check: 'tracefs: options', ok: true, detail: TRACEFS_FILES.join(', ') });
   }
+  if (f.clock) out.push({ check: 'tracefs: trace clock', ok: true, detail: `${f.clock.clock} (${f.clock.why})` });
   if (f.rootless?.user === false) {
     const pool = f.rootless.pool;
     out.push({ check: 'tracefs: rootless pool', ok: true, detail: pool ? `${pool.size} instances for group ${pool.group}: its members' rootless containers are traced` : 'none: rootless users cannot trace (oci-ftrace setup-rootless --group G makes one)' });

@@ -32,6 +32,7 @@ import {
   type RuntimeFacts,
   type TracefsFacts,
 } from './checks.js';
+import { chooseTraceClock, hostClockFacts, type TraceClockSetting } from '../tracefs/trace-clock.js';
 
 export interface DoctorOptions {
   containerdConfig?: string;
@@ -113,7 +114,7 @@ function probeInstance(root: string): InstanceProbe {
   return probe;
 }
 
-export function gatherTracefs(configured: string | undefined): TracefsFacts {
+export function gatherTracefs(configured: string | undefined, traceClock: TraceClockSetting = 'auto'): TracefsFacts {
   if (isRootless()) {
     // Not root of the host: nothing of tracefs is probed but the pool this user would trace through.
     const root = configured ?? '/sys/kernel/tracing';
@@ -131,7 +132,7 @@ export function gatherTracefs(configured: string | undefined): TracefsFacts {
   if (!root) return { configured, pick, present: {} };
   const present = Object.fromEntries(tracefsPathsToProbe().map((rel) => [rel, existsSync(join(root, rel))]));
   const pool = readPoolFile();
-  return { configured, pick, present, probe: probeInstance(root), rootless: { user: false, pool: pool ? { size: pool.size, group: pool.group } : undefined } };
+  return { configured, pick, present, probe: probeInstance(root), clock: chooseTraceClock(traceClock, hostClockFacts()), rootless: { user: false, pool: pool ? { size: pool.size, group: pool.group } : undefined } };
 }
 
 // The real runtime ---------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ export async function gatherRuntime(env: NodeJS.ProcessEnv): Promise<RuntimeFact
 
 // Our config and the agent -------------------------------------------------------------------------
 
-export async function gatherAgent(env: NodeJS.ProcessEnv): Promise<{ facts: AgentFacts; tracefsPath?: string }> {
+export async function gatherAgent(env: NodeJS.ProcessEnv): Promise<{ facts: AgentFacts; tracefsPath?: string; traceClock: TraceClockSetting }> {
   const path = configPath(env);
   const configExists = existsSync(path);
   let config = ConfigSchema.parse({});
@@ -183,7 +184,7 @@ export async function gatherAgent(env: NodeJS.ProcessEnv): Promise<{ facts: Agen
       facts.statusError = message(err);
     }
   }
-  return { facts, tracefsPath: config.tracefsPath };
+  return { facts, tracefsPath: config.tracefsPath, traceClock: config.traceClock };
 }
 
 // Engines ------------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ function engine(binary: string, files: ConfigFile[], env: NodeJS.ProcessEnv): En
 export async function doctor(opts: DoctorOptions = {}): Promise<Finding[]> {
   const env = opts.env ?? process.env;
   const [agent, runtime] = await Promise.all([gatherAgent(env), gatherRuntime(env)]);
-  const tracefs = gatherTracefs(agent.tracefsPath);
+  const tracefs = gatherTracefs(agent.tracefsPath, agent.traceClock);
   const file = (explicit: string | undefined, fallback: string): ConfigFile => readConfigFile(explicit ?? fallback, explicit !== undefined);
   return [
     ...checkTracefs(tracefs),

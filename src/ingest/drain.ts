@@ -14,7 +14,7 @@ import { LOG_FILE_NAME, SUMMARY_FILE_NAME, containerOutputDir } from '../state/p
 import type { RunState } from '../state/run-state.js';
 import { describeReturn, errnoName, forkSyscallNumbers, syscallName, syscallNumber } from '../syscalls/index.js';
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat, type EventFormat } from '../tracefs/event-format.js';
-import { CAPABILITY_EVENT, CONTAINER_EVENTS, TraceInstance, readSyscallArgNames, type CpuStats } from '../tracefs/tracefs.js';
+import { CAPABILITY_EVENT, CONTAINER_EVENTS, InstanceClock, TraceInstance, readSyscallArgNames, type CpuStats } from '../tracefs/tracefs.js';
 import { excludeIdsFilter } from './distinct-filter.js';
 import { LiveIngest } from './live-ingest.js';
 import { LogConverter } from './log-converter.js';
@@ -66,6 +66,13 @@ const RENDER_SLICE_MS = 5;
 /** The monotonic clock the instance's `mono` trace clock reads, in seconds. */
 export function monoSeconds(): number {
   return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/** Now, in the instance's clock: ours for `mono`, else the kernel's word for it (InstanceClock). */
+function traceClockNow(clock: string, instancePath: string): { now: () => number; close: () => void } {
+  if (clock === 'mono') return { now: monoSeconds, close: () => undefined };
+  const c = new InstanceClock(instancePath, listTraceCpus(instancePath)[0] ?? 0);
+  return { now: () => c.nowSeconds(), close: () => c.close() };
 }
 
 /** Names and thread groups of tasks that were there before their creation event could be traced. */
@@ -158,9 +165,11 @@ export class Drain {
   missedUnknownPages = 0;
   /**
    * The kernel's count of events handed to readers when this drain began: an earlier agent's reads,
-   * or none (configuring an instance sets its clock, which resets the buffer and its counts).
+   * or none (a new instance has read nothing; a pooled one is reset when it is claimed).
    */
   private readonly readAtStart: number;
+  /** Now, in the instance's clock (the watermark's bound for CPUs read to the end). */
+  private readonly clock: { now: () => number; close: () => void };
 
   constructor(
     private readonly state: RunState,
@@ -195,7 +204,15 @@ export class Drain {
     this.ingest = new LiveIngest({ enter: byName('sys_enter'), exit: byName('sys_exit'), capable: this.capabilities ? byName('cap_capable') : undefined }, this.layout, this.aggregate, this.tasks, createRawEventDecoder(formats), known, forkSyscalls, initial, fresh);
     if (config.writeLog) this.openLog(formats, forkSyscalls, initial, fresh);
     this.queue = new PageQueue(this.layout.page.subBufferSize, QUEUED_PAGES_MAX);
-    this.pipes = listTraceCpus(this.instance.path).map((cpu) => ({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false }));
+    // The instance's files last: a start that fails here leaves none of them open (rmdir would refuse).
+    this.pipes = [];
+    this.clock = traceClockNow(state.clock, this.instance.path);
+    try {
+      for (const cpu of listTraceCpus(this.instance.path)) this.pipes.push({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false });
+    } catch (err) {
+      this.abandon();
+      throw err;
+    }
     for (const pipe of this.pipes) this.watchCpu(pipe);
     // What is in the buffers already (an adopted container's, a fast start's).
     this.scheduleRound();
@@ -376,7 +393,7 @@ export class Drain {
    * round after the worker's other work. `toEnd`: everything, now (livedump).
    */
   round(toEnd = false): number {
-    const startedAt = monoSeconds() - WATERMARK_MARGIN_S;
+    const startedAt = this.clock.now() - WATERMARK_MARGIN_S;
     this.read(toEnd);
     const records = this.ingestQueued(toEnd ? Infinity : performance.now() + INGEST_SLICE_MS, toEnd);
     const watermark = Math.min(startedAt, this.ingestedPastNs() / 1e9);
@@ -608,6 +625,11 @@ export class Drain {
   }
 
   private closePipes(): void {
+    try {
+      this.clock.close();
+    } catch {
+      /* closed already */
+    }
     for (const pipe of this.pipes) {
       try {
         pipe.watch?.close();

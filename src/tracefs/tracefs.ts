@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { POOL_PREFIX, idle, releaseClaim } from './instance-pool.js';
 import { TracefsError } from './errors.js';
+import { selectedClock } from './trace-clock.js';
 
 export { TracefsError };
 
@@ -60,12 +61,43 @@ export function parseCpuStats(cpu: number, text: string): CpuStats {
   return { cpu, entries: field('entries'), overrun: field('overrun'), dropped: field('dropped events'), commitOverrun: field('commit overrun'), readEvents: field('read events') };
 }
 
+/** Pure: the instance clock's time when the kernel wrote a `per_cpu/cpuN/stats` file (`now ts: S.US`), in seconds. */
+export function parseNowTs(text: string): number | undefined {
+  const m = /^now ts:\s*(\d+\.\d+)/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The current time in an instance's own clock, which for any clock but `mono` no syscall of ours
+ * reads: the kernel prints it in each CPU's stats file (to the microsecond), read again at offset 0
+ * on one open descriptor.
+ */
+export class InstanceClock {
+  private readonly fd: number;
+  private readonly buffer = Buffer.alloc(512);
+
+  constructor(instancePath: string, cpu: number) {
+    this.fd = openSync(join(instancePath, 'per_cpu', `cpu${cpu}`, 'stats'), 'r');
+  }
+
+  nowSeconds(): number {
+    const n = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+    const now = parseNowTs(this.buffer.toString('latin1', 0, n));
+    if (now === undefined) throw new TracefsError('the instance\'s stats file has no "now ts" line');
+    return now;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 export { CAPABILITY_EVENT, CONTAINER_EVENTS } from './container-events.js';
 
 export interface InstanceSettings {
   /** Kernel memory for the whole instance, all CPUs together: each CPU gets its share. */
   bufferKbTotal: number;
-  /** A clock that is consistent across CPUs, so enter/exit of a migrating task stay ordered. */
+  /** A clock that is consistent across CPUs, so enter/exit of a migrating task stay ordered (trace-clock.ts). */
   clock: string;
   /** How full a CPU's buffer must be before a reader is woken (where the kernel has buffer_percent). */
   wakePercent?: number;
@@ -80,6 +112,9 @@ export function perCpuKb(totalKb: number, cpus: number): number {
 /** One ftrace instance (a directory under instances/): its own buffers, pid filter and events. */
 export class TraceInstance {
   readonly path: string;
+
+  /** The clock configure gave it. */
+  private configuredClock: string | undefined;
 
   constructor(readonly tracefsRoot: string, readonly name: string) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(name) || name.length > 255) {
@@ -118,10 +153,11 @@ export class TraceInstance {
 
   /**
    * Create the instance with its buffer, clock and options, recording nothing yet. This is most of
-   * the kernel's work (each of buffer_size_kb and trace_clock resets the ring buffer, waiting for an
-   * RCU grace period: about 35 ms together), so it runs off the caller's thread (libuv's pool) and
-   * ahead of the container, before the record step names the pids. An instance of this name must
-   * not exist (see waitGone).
+   * the kernel's work (buffer_size_kb waits for an RCU grace period, 10 to 25 ms; a new clock resets
+   * the buffer through two more, 20 to 40 ms, which is why the instance's own `local` is kept where
+   * it will do: trace-clock.ts), so it runs off the caller's thread (libuv's pool) and ahead of the
+   * container, before the record step names the pids. An instance of this name must not exist (see
+   * waitGone).
    */
   async configure(settings: InstanceSettings): Promise<void> {
     // A pooled instance (rootless, src/tracefs/instance-pool.ts) exists already, idle: it is claimed, not made.
@@ -143,7 +179,8 @@ export class TraceInstance {
       }
       const cpus = readdirSync(this.file('per_cpu')).filter((d) => /^cpu\d+$/.test(d)).length;
       await this.writeAsync('buffer_size_kb', String(perCpuKb(settings.bufferKbTotal, cpus)));
-      await this.writeAsync('trace_clock', settings.clock);
+      if (selectedClock(await readFile(this.file('trace_clock'), 'utf8')) !== settings.clock) await this.writeAsync('trace_clock', settings.clock);
+      this.configuredClock = settings.clock;
       await this.writeAsync('options/event-fork', '1');
       if (existsSync(this.file('options/record-tgid'))) await this.writeAsync('options/record-tgid', '1');
       if (settings.wakePercent !== undefined && existsSync(this.file('buffer_percent'))) await this.writeAsync('buffer_percent', String(settings.wakePercent));
@@ -151,6 +188,14 @@ export class TraceInstance {
       await this.removeAsync(undefined).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The instance's clock: the one configure gave it, else the kernel's selection (an instance set up by another agent). */
+  clock(): string {
+    if (this.configuredClock) return this.configuredClock;
+    const selected = selectedClock(this.read('trace_clock'));
+    if (!selected) throw new TracefsError(`cannot tell the clock of ${this.path} from its trace_clock`);
+    return selected;
   }
 
   /*

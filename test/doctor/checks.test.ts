@@ -78,6 +78,11 @@ describe('tracefs', () => {
     ]);
   });
 
+  it('says which clock events are stamped with, and why', () => {
+    const clock = only(checkTracefs(tracefsFacts({ clock: { clock: 'mono', why: 'x64 with clocksource hpet: sched_clock may differ between CPUs' } })), 'tracefs: trace clock');
+    expect(clock).toEqual({ check: 'tracefs: trace clock', ok: true, detail: 'mono (x64 with clocksource hpet: sched_clock may differ between CPUs)' });
+  });
+
   it('rootless: only the pool is judged, failing with the fix where this user cannot write it', () => {
     const rootless = { user: true as const, problem: { problem: 'cannot open /t/instances/oci-ftrace-pool-0/set_event_pid for writing: EACCES', fix: 'as root: usermod -aG tracers USER, then log in again' } };
     expect(checkTracefs(tracefsFacts({ rootless }))).toEqual([{ check: 'tracefs: rootless pool', ok: false, detail: rootless.problem.problem, fix: rootless.problem.fix }]);
