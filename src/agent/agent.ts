@@ -348,7 +348,7 @@ export class Agent {
   }
 
   /**
-   * The container's instance: configured from now on, off the event loop (the kernel's 35 ms run
+   * The container's instance: configured from now on, off the event loop (the kernel's 15 to 30 ms run
    * while the runtime does its own part of create), and noted in the state directory so that a
    * restarted agent can undo it. The record step awaits it.
    */
