@@ -20,14 +20,14 @@ import { beginTracing, instanceSettings, traceEvents } from '../dist/agent/traci
 import { parseConfig } from '../dist/config/config.js';
 import { silentLogger } from '../dist/log/logger.js';
 import { TraceInstance, locateTracefs } from '../dist/tracefs/tracefs.js';
-import { machineLine, median, printTable, removeDir, removeTraceInstances, rounds, tempDir, withCleanup } from './lib.mjs';
+import { machineLine, median, printTable, removeDir, removeTraceInstances, rounds, runsFromEnv, tempDir, withCleanup } from './lib.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const COUNT = arg('--count', 500_000);
-const RUNS = arg('--runs', 5);
+const RUNS = arg('--runs', runsFromEnv(5));
 const dd = (count) => ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${count}`];
 const work = tempDir('oci-ftrace-bench-collector-');
 const prefix = `oci-ftrace-bench-collector-${process.pid}-`;
