@@ -168,8 +168,8 @@ export class Drain {
    * or none (a new instance has read nothing; a pooled one is reset when it is claimed).
    */
   private readonly readAtStart: number;
-  /** Now, in the instance's clock (the watermark's bound for CPUs read to the end). */
-  private readonly clock: { now: () => number; close: () => void };
+  /** Now, in the instance's clock (the watermark's bound for CPUs read to the end); opened with the pipes. */
+  private clock: { now: () => number; close: () => void } = { now: monoSeconds, close: () => undefined };
 
   constructor(
     private readonly state: RunState,
@@ -206,8 +206,8 @@ export class Drain {
     this.queue = new PageQueue(this.layout.page.subBufferSize, QUEUED_PAGES_MAX);
     // The instance's files last: a start that fails here leaves none of them open (rmdir would refuse).
     this.pipes = [];
-    this.clock = traceClockNow(state.clock, this.instance.path);
     try {
+      this.clock = traceClockNow(state.clock, this.instance.path);
       for (const cpu of listTraceCpus(this.instance.path)) this.pipes.push({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false });
     } catch (err) {
       this.abandon();
