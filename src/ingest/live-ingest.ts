@@ -2,7 +2,7 @@ import { type AggregateSyscalls, type ProcessStats, type TraceAggregate } from '
 import type { TraceEvent } from '../trace/events.js';
 import type { EventFormat } from '../tracefs/event-format.js';
 import type { RawEventDecoder } from './raw-decoder.js';
-import { pageWords, scanRawPage, type RawPageLayout } from './raw-page.js';
+import { SCANNED_TIMESTAMP_NS, pageWords, scanRawPage, type RawPageLayout } from './raw-page.js';
 import type { TaskTable } from './task-table.js';
 
 /** The word index of a field that begins a 4-byte word (the hot path reads words, little-endian). */
@@ -41,21 +41,22 @@ class CpuQueue {
   b = new Uint32Array(4096);
   head = 0;
   tail = 0;
-  /** The timestamp of the last record queued (released or not): the CPU is read up to here. */
-  lastNs = -Infinity;
+  /** [0]: the timestamp of the last record queued (released or not): the CPU is read up to here. */
+  readonly lastNs = new Float64Array([-Infinity]);
   /** The decoded process events, by record index (OTHER records). */
   readonly others = new Map<number, TraceEvent>();
 
-  push(kind: number, pid: number, nr: number, ts: number, a: number, b: number): number {
+  /**
+   * A new record's index, its kind, pid and nr set (small integers); the caller stores its ts, a
+   * and b into the arrays itself: doubles and words above 2^31 passed as arguments are boxed on the
+   * heap, one allocation per event (see RawEventVisitor).
+   */
+  add(kind: number, pid: number, nr: number): number {
     if (this.tail === this.kind.length) this.makeRoom();
     const i = this.tail++;
     this.kind[i] = kind;
     this.pid[i] = pid;
     this.nr[i] = nr;
-    this.ts[i] = ts;
-    this.lastNs = ts;
-    this.a[i] = a;
-    this.b[i] = b;
     return i;
   }
 
@@ -203,31 +204,50 @@ export class LiveIngest {
   private cur: { page: Buffer; words: Uint32Array; base: number; queue: CpuQueue; cpu: number; records: number } | undefined;
 
   /** One event of the page being scanned: a word-indexed read of its few fields, queued. */
-  private readonly visit = (start: number, end: number, tsNs: number): void => {
+  private readonly visit = (start: number, end: number): void => {
     const cur = this.cur as NonNullable<LiveIngest['cur']>;
     cur.records += 1;
     const words = cur.words;
+    const q = cur.queue;
     const at = cur.base + (start >>> 2);
     const type = (words[at + this.typeWord] as number) & 0xffff;
     const pid = (words[at + this.pidWord] as number) | 0;
+    let i: number;
     if (type === this.enterId) {
       const nr = (words[at + this.enterNrWord] as number) | 0;
       const args = at + this.enterArgsWord;
+      i = q.add(ENTER, pid, nr);
       // Arguments only where they matter: the seccomp load (its mode words are small numbers).
       if (nr === this.seccompNr || nr === this.prctlNr) {
-        cur.queue.push(ENTER, pid, nr, tsNs, words[args + 1] === 0 ? (words[args] as number) : 0xffffffff, words[args + 3] === 0 ? (words[args + 2] as number) : 0xffffffff);
-      } else cur.queue.push(ENTER, pid, nr, tsNs, 0xffffffff, 0xffffffff);
+        q.a[i] = words[args + 1] === 0 ? (words[args] as number) : 0xffffffff;
+        q.b[i] = words[args + 3] === 0 ? (words[args + 2] as number) : 0xffffffff;
+      } else {
+        q.a[i] = 0xffffffff;
+        q.b[i] = 0xffffffff;
+      }
     } else if (type === this.exitId) {
       const ret = at + this.exitRetWord;
-      cur.queue.push(EXIT, pid, (words[at + this.exitNrWord] as number) | 0, tsNs, words[ret] as number, words[ret + 1] as number);
+      i = q.add(EXIT, pid, (words[at + this.exitNrWord] as number) | 0);
+      q.a[i] = words[ret] as number;
+      q.b[i] = words[ret + 1] as number;
     } else if (type === this.capableId) {
       const denied = words[at + this.capRetWord] !== 0 ? DENIED : 0;
-      cur.queue.push(CAPABLE, pid, ((words[at + this.capWord] as number) & 0xffff) | denied, tsNs, words[at + this.capTargetNsWord] as number, words[at + this.capOwnNsWord] as number);
+      i = q.add(CAPABLE, pid, ((words[at + this.capWord] as number) & 0xffff) | denied);
+      q.a[i] = words[at + this.capTargetNsWord] as number;
+      q.b[i] = words[at + this.capOwnNsWord] as number;
     } else {
-      const event = this.decoder.decode({ timestampNs: BigInt(tsNs), data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
-      if (!event) this.unknownEvents += 1;
-      else cur.queue.others.set(cur.queue.push(OTHER, pid, 0, tsNs, 0, 0), event);
+      const event = this.decoder.decode({ timestampNs: BigInt(SCANNED_TIMESTAMP_NS[0] as number), data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
+      if (!event) {
+        this.unknownEvents += 1;
+        return;
+      }
+      i = q.add(OTHER, pid, 0);
+      q.a[i] = 0;
+      q.b[i] = 0;
+      q.others.set(i, event);
     }
+    q.ts[i] = SCANNED_TIMESTAMP_NS[0] as number;
+    q.lastNs[0] = SCANNED_TIMESTAMP_NS[0] as number;
   };
 
   /**
@@ -289,7 +309,7 @@ export class LiveIngest {
 
   /** The timestamp of the last record read from cpu (-Infinity before any). */
   lastReadNs(cpu: number): number {
-    return this.queues.get(cpu)?.lastNs ?? -Infinity;
+    return this.queues.get(cpu)?.lastNs[0] ?? -Infinity;
   }
 
   /** Records queued but not yet released. */
@@ -318,7 +338,7 @@ export class LiveIngest {
   private handle(q: CpuQueue, i: number): void {
     const kind = q.kind[i] as number;
     const pid = q.pid[i] as number;
-    const ts = (q.ts[i] as number) / 1e9;
+    // The record's fields are read where they are used, not passed: see CpuQueue.add.
     if (kind === ENTER) {
       const nr = q.nr[i] as number;
       const t = this.callsOf(pid);
@@ -327,15 +347,16 @@ export class LiveIngest {
       t.arg0 = q.a[i] as number;
       t.arg1 = q.b[i] as number;
       t.deniedCaps = undefined;
-      this.agg.countCall(t.proc ?? this.procOf(t, ts), nr, ts);
+      this.agg.callTime[0] = (q.ts[i] as number) / 1e9;
+      this.agg.countCall(t.proc ?? this.procOf(t, (q.ts[i] as number) / 1e9), nr);
       return;
     }
     if (kind === EXIT) {
-      this.exit(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, ts);
+      this.exit(q, i);
       return;
     }
     if (kind === CAPABLE) {
-      this.capable(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, ts);
+      this.capable(pid, q.nr[i] as number, q.a[i] as number, q.b[i] as number, (q.ts[i] as number) / 1e9);
       return;
     }
     const event = q.others.get(i);
@@ -384,7 +405,9 @@ export class LiveIngest {
     if (counted && denied && t.open !== NONE) (t.deniedCaps ??= []).push(cap);
   }
 
-  private exit(pid: number, nr: number, lo: number, hi: number, ts: number): void {
+  private exit(q: CpuQueue, i: number): void {
+    const pid = q.pid[i] as number;
+    const nr = q.nr[i] as number;
     const t = this.callsOf(pid);
     const fresh = t.fresh;
     t.fresh = false;
@@ -395,14 +418,16 @@ export class LiveIngest {
       t.open = NONE;
       return;
     }
+    const lo = q.a[i] as number;
+    const hi = q.b[i] as number;
     // -4095..-1 as a 64-bit two's complement value: high word all ones, low word >= 2^32-4095.
     const errno = hi === 0xffffffff && lo >= 0xfffff001 ? 0x100000000 - lo : 0;
     if (t.open === nr) {
       t.open = NONE;
       if (deniedCaps) this.agg.noteDeniedOutcome(deniedCaps, nr, errno);
       // An exec'd process's calls before its filter load are the runtime's: no error of its counts.
-      if (errno !== 0 && t.proc?.runtimeOnly !== true) this.agg.addError(nr, errno, ts);
-      else if (lo === 0 && hi === 0 && this.isFilterLoad(nr, t.arg0, t.arg1)) this.agg.noteFilterLoad(ts, pid);
+      if (errno !== 0 && t.proc?.runtimeOnly !== true) this.agg.addError(nr, errno, (q.ts[i] as number) / 1e9);
+      else if (lo === 0 && hi === 0 && this.isFilterLoad(nr, t.arg0, t.arg1)) this.agg.noteFilterLoad((q.ts[i] as number) / 1e9, pid);
       return;
     }
     if (t.open !== NONE) {
@@ -413,10 +438,12 @@ export class LiveIngest {
     }
     // A new task's first event: its half of clone returning 0. Not a call of its own.
     if (lo === 0 && hi === 0 && this.forkSyscalls.has(nr)) return;
+    const ts = (q.ts[i] as number) / 1e9;
     if (fresh) {
       // Begun before tracing did: a call the container made all the same.
       const proc = t.proc ?? this.procOf(t, ts);
-      this.agg.countCall(proc, nr, ts);
+      this.agg.callTime[0] = ts;
+      this.agg.countCall(proc, nr);
       if (errno !== 0 && !proc.runtimeOnly) this.agg.addError(nr, errno, ts);
       return;
     }

@@ -164,6 +164,11 @@ export class TraceAggregate {
   /** child pid -> parent process, from fork events (bounded by the number of tasks). */
   private readonly parentOf = new Map<number, number>();
   totalSyscalls = 0;
+  /**
+   * [0]: the time (s) of the call countCall counts. The hot path sets it rather than pass it: a
+   * double passed as an argument is boxed on the heap, one allocation per event.
+   */
+  readonly callTime = new Float64Array(1);
   /** Calls seccomp stopped (not in totalSyscalls). */
   totalBlocked = 0;
   /** Earliest and latest event (Infinity and -Infinity while none): numbers always, so that V8 keeps the fields unboxed on the hot path. */
@@ -261,7 +266,8 @@ export class TraceAggregate {
     }
     const proc = this.processFor(record.pid, record.tgid, record.comm, record.timestamp);
     const runtimes = proc.runtimeOnly;
-    this.countCall(proc, record.nr, record.timestamp);
+    this.callTime[0] = record.timestamp;
+    this.countCall(proc, record.nr);
     if (record.ret === 0n && this.isFilterLoad(record)) this.noteFilterLoad(record.exitTimestamp ?? record.timestamp, record.pid);
     const errno = errnoOf(record.ret);
     if (errno !== undefined && !runtimes) this.addError(record.nr, errno, record.timestamp);
@@ -279,7 +285,8 @@ export class TraceAggregate {
    * One call that ran (its entry), by a task whose process the caller holds. With addError and
    * noteFilterLoad this is the order-independent core the drain's hot path feeds from raw pages.
    */
-  countCall(proc: ProcessStats, nr: number, ts: number): void {
+  countCall(proc: ProcessStats, nr: number): void {
+    const ts = this.callTime[0] as number;
     if (proc.runtimeOnly) {
       proc.runtimeCalls += 1;
       if (ts > proc.lastSeen) proc.lastSeen = ts;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveIngest } from '../../src/ingest/live-ingest.js';
 import { createRawEventDecoder } from '../../src/ingest/raw-decoder.js';
-import { decodeRawPage, scanRawPage } from '../../src/ingest/raw-page.js';
+import { SCANNED_TIMESTAMP_NS, decodeRawPage, scanRawPage } from '../../src/ingest/raw-page.js';
 import { TaskTable } from '../../src/ingest/task-table.js';
 import { TraceAggregate } from '../../src/report/aggregate.js';
 import { TraceAnalyzer } from '../support/text-analyzer.js';
@@ -61,7 +61,7 @@ function ingestContainer(arrival: Arrival): { agg: TraceAggregate; ingest: LiveI
         }
         ingest.page(page, cpu);
         let last = 0;
-        scanRawPage(page, layout, (_s, _e, ts) => (last = ts));
+        scanRawPage(page, layout, () => (last = SCANNED_TIMESTAMP_NS[0] as number));
         lastTs.set(cpu, last);
       }
       if (arrival === 'rounds') ingest.release(Math.min(...lastTs.values()));
@@ -164,7 +164,7 @@ describe('scanRawPage', () => {
     for (const pages of recordedPages('raw-busybox').values()) {
       for (const page of pages) {
         const seen: Array<[number, number]> = [];
-        scanRawPage(page, layout, (start, _end, ts) => seen.push([start, ts]));
+        scanRawPage(page, layout, (start) => void seen.push([start, SCANNED_TIMESTAMP_NS[0] as number]));
         const decoded = decodeRawPage(page, layout).records.map((r) => [r.data.byteOffset - page.byteOffset, Number(r.timestampNs)]);
         expect(seen).toEqual(decoded);
       }
