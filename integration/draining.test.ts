@@ -163,7 +163,7 @@ describe('a container running for 30 s at a steady rate', () => {
 
 describe("a CPU's share as small as a many-CPU host gives (8 MiB over 64 CPUs: 128 KiB each)", () => {
   it('a steady container: exact counts, 0 lost, and its watches never ended', async () => {
-    // A wake-up at a tenth of 128 KiB is three pages (see integration/readable-watch.test.ts).
+    // A wake-up at a tenth of 128 KiB is three pages (see integration/collector-raw.test.ts).
     const traced = tracedEnv({ bufferKbPerContainer: 256 });
     const rounds = 2000;
     // A few calls a round, paced by a 1 ms wait on a FIFO nobody writes: a steady rate that a drain

@@ -69,9 +69,9 @@ export function monoSeconds(): number {
 }
 
 /** Now, in the instance's clock: ours for `mono`, else the kernel's word for it (InstanceClock). */
-function traceClockNow(clock: string, instancePath: string): { now: () => number; close: () => void } {
+function traceClockNow(clock: string, instancePath: string, cpu: number): { now: () => number; close: () => void } {
   if (clock === 'mono') return { now: monoSeconds, close: () => undefined };
-  const c = new InstanceClock(instancePath, listTraceCpus(instancePath)[0] ?? 0);
+  const c = new InstanceClock(instancePath, cpu);
   return { now: () => c.nowSeconds(), close: () => c.close() };
 }
 
@@ -207,8 +207,9 @@ export class Drain {
     // The instance's files last: a start that fails here leaves none of them open (rmdir would refuse).
     this.pipes = [];
     try {
-      this.clock = traceClockNow(state.clock, this.instance.path);
-      for (const cpu of listTraceCpus(this.instance.path)) this.pipes.push({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false });
+      const cpus = listTraceCpus(this.instance.path);
+      this.clock = traceClockNow(state.clock, this.instance.path, cpus[0] ?? 0);
+      for (const cpu of cpus) this.pipes.push({ cpu, fd: openSync(tracePipeRawPath(this.instance.path, cpu), constants.O_RDONLY | constants.O_NONBLOCK), watch: undefined, armed: false });
     } catch (err) {
       this.abandon();
       throw err;

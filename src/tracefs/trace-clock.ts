@@ -50,9 +50,6 @@ export function hostClockFacts(): ClockFacts {
   return { arch: process.arch, clocksource };
 }
 
-/** The clock each new instance starts on (no reset needed to use it). */
-export const INSTANCE_DEFAULT_CLOCK = 'local';
-
 /** Pure: the selected clock in a `trace_clock` file (`[local] global counter ...`). */
 export function selectedClock(text: string): string | undefined {
   return /\[([^\]]+)\]/.exec(text)?.[1];

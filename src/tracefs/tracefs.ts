@@ -190,12 +190,10 @@ export class TraceInstance {
     }
   }
 
-  /** The instance's clock: the one configure gave it, else the kernel's selection (an instance set up by another agent). */
+  /** The clock configure gave the instance (the record step notes it in the run state). */
   clock(): string {
-    if (this.configuredClock) return this.configuredClock;
-    const selected = selectedClock(this.read('trace_clock'));
-    if (!selected) throw new TracefsError(`cannot tell the clock of ${this.path} from its trace_clock`);
-    return selected;
+    if (!this.configuredClock) throw new TracefsError(`${this.path} was not configured here: its clock is its run state's`);
+    return this.configuredClock;
   }
 
   /*
