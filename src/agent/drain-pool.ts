@@ -136,11 +136,11 @@ export class DrainPool {
   }
 
   private spawn(): DrainWorker {
-    // Node's default fd tracking stays on: with it off, 5M-syscall containers lost events in 4 of 5
-    // runs of bench/delete.mjs (0 of 8 with it on; cause not found). Its cost: at a worker's exit Node
-    // closes again the numbers of the trace_pipe_raw descriptors libuv closed (a warning, and a
-    // possible close of a descriptor since reused, at exit only).
-    const worker = new Worker(new URL('../ingest/drain-worker.js', import.meta.url), { workerData: { config: this.config, checkpointEveryMs: CHECKPOINT_EVERY_MS } });
+    // No fd tracking: a watch's descriptor is opened by fs and closed by libuv, so Node's record would
+    // keep its number, and at the worker's exit close that number again: by then, as like as not,
+    // another thread's descriptor (an agent's socket, log or state file; seen as the agent aborting).
+    // The worker closes what it opens itself, on its exit too (drain-worker.ts).
+    const worker = new Worker(new URL('../ingest/drain-worker.js', import.meta.url), { trackUnmanagedFds: false, workerData: { config: this.config, checkpointEveryMs: CHECKPOINT_EVERY_MS } });
     const w: DrainWorker = { worker, containers: new Set(), pending: new Map() };
     worker.on('message', (m: DrainReply) => {
       if (m.op === 'reply') {

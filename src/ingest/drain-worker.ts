@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { z } from 'zod';
 import { ConfigSchema } from '../config/config.js';
-import { createFileLogger } from '../log/logger.js';
+import { closeFileLogger, createFileLogger } from '../log/logger.js';
 import { writeContainerSeccompFiles } from '../profile/container-profile.js';
 import { SummarySchema, reportHeadline } from '../report/summary.js';
 import { RunStateSchema } from '../state/run-state.js';
@@ -46,6 +46,14 @@ function main(): void {
   const { config, checkpointEveryMs } = WorkerDataSchema.parse(workerData);
   const log = createFileLogger({ file: config.logFile, level: config.logLevel, component: 'drain' });
   const drains = new Map<string, Drain>();
+  // Every drain that holds files (its ring buffer's, its log's), finished ones still rendering too.
+  const holding = new Set<Drain>();
+  // Node does not close this thread's descriptors when it ends (drain-pool.ts): a worker that dies
+  // closes them here, so that its instances can be removed and no log or spool file stays open.
+  process.on('exit', () => {
+    for (const d of holding) d.abandon();
+    closeFileLogger(log);
+  });
   const send = (m: DrainReply): void => port.postMessage(m);
   const tid = currentThreadId();
   const refused = setThreadNice(tid, DRAIN_NICE);
@@ -83,6 +91,7 @@ function main(): void {
         case 'start': {
           const drain = new Drain(cmd.runState, config, log.child({ id: cmd.runState.id }), cmd.adoption);
           drains.set(cmd.runState.id, drain);
+          holding.add(drain);
           send({ op: 'reply', req: cmd.req, ok: true });
           break;
         }
@@ -98,7 +107,9 @@ function main(): void {
           send({ op: 'reply', req: cmd.req, ok: true });
           break;
         case 'abandon': {
-          drains.get(cmd.id)?.abandon();
+          const drain = drains.get(cmd.id);
+          drain?.abandon();
+          if (drain) holding.delete(drain);
           drains.delete(cmd.id);
           send({ op: 'reply', req: cmd.req, ok: true });
           break;
@@ -111,6 +122,7 @@ function main(): void {
             done = drain.finish();
           } catch (err) {
             drain.abandon();
+            holding.delete(drain);
             throw err;
           }
           void finishReport(drain, done, cmd.annotations, cmd.req);
@@ -141,6 +153,8 @@ function main(): void {
       drain.abandon();
       log.error({ id: drain.id, err: (err as Error).message }, 'cannot write the syscall log');
       send({ op: 'log-written', id: drain.id });
+    } finally {
+      holding.delete(drain);
     }
   }
 }

@@ -75,6 +75,8 @@ function traceClockNow(clock: string, instancePath: string, cpu: number): { now:
   return { now: () => c.nowSeconds(), close: () => c.close() };
 }
 
+const CLOSED_CLOCK = { now: monoSeconds, close: () => undefined };
+
 /** Names and thread groups of tasks that were there before their creation event could be traced. */
 export const procReader: ProcReader = {
   comm(pid) {
@@ -621,13 +623,18 @@ export class Drain {
     }
     converter.finish();
     spool.remove();
+    // Closed once: a second close of the number could close a descriptor opened since.
+    this.logFile = undefined;
     logFile.close();
     writeJsonFileAtomic(summaryPath, { ...summary, log: 'written' });
   }
 
   private closePipes(): void {
+    const clock = this.clock;
+    // Closed once (an abandon after a finish comes here again).
+    this.clock = CLOSED_CLOCK;
     try {
-      this.clock.close();
+      clock.close();
     } catch {
       /* closed already */
     }
@@ -651,8 +658,10 @@ export class Drain {
   abandon(): void {
     this.finished = true;
     this.closePipes();
+    const logFile = this.logFile;
+    this.logFile = undefined;
     try {
-      this.logFile?.close();
+      logFile?.close();
       this.spool?.remove();
     } catch {
       /* an unwritable output directory: nothing more to remove */

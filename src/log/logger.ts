@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 
@@ -17,6 +17,23 @@ export function createFileLogger(opts: { file: string; level: string; component:
     // An unwritable log must not stop a container: log nowhere rather than fail.
     return pino({ level: 'silent' });
   }
+}
+
+/**
+ * Close a file logger's descriptor now, synchronously (a worker thread's exit: Node does not close
+ * what a worker opened when it is told not to track its descriptors).
+ */
+export function closeFileLogger(log: Logger): void {
+  const dest = (log as unknown as Record<symbol, { fd?: number; flushSync?(): void } | undefined>)[pino.symbols.streamSym];
+  if (typeof dest?.fd !== 'number' || dest.fd < 0) return;
+  try {
+    dest.flushSync?.();
+    closeSync(dest.fd);
+  } catch {
+    /* closed already, or nothing to flush */
+  }
+  // Nothing more is written through the closed number.
+  log.level = 'silent';
 }
 
 /** A logger that drops everything (for pure code paths in tests). */
