@@ -236,6 +236,10 @@ export class TraceAggregate {
         if (!proc.exec && (!this.firstExec || event.timestamp < this.firstExec.timestamp)) this.firstExec = { timestamp: event.timestamp, pid: event.execPid };
         const base = event.filename.slice(event.filename.lastIndexOf('/') + 1);
         if (base.length > 0) proc.comm = base.slice(0, 15); // the kernel's comm is 15 chars
+        // An exec'd process with no filter load to wait for (the bundle has no seccomp profile): its
+        // calls count from its exec of the command, where the runtime would have loaded a filter; the
+        // runtime's own execs (of itself, by the exec root or re-exec'd from /proc) are not that.
+        if (proc.runtimeOnly && this.opts.filterLoadExpected !== true && !this.execRoots.has(proc.pid) && !isRuntimeReexec(event.filename)) proc.runtimeOnly = false;
         // The workload begins: this exec is at or after the profile's start (events come in time order).
         if (!proc.runtimeOnly && (this.seccompLoad !== undefined || this.opts.filterLoadExpected !== true)) proc.workload = true;
         if (proc.execs.length < MAX_EXECS_PER_PROCESS) proc.execs.push(event.filename);
@@ -444,4 +448,12 @@ export class TraceAggregate {
     if (ts < proc.firstSeen) proc.firstSeen = ts;
     return proc;
   }
+}
+
+/**
+ * An exec of the runtime by itself: runc starts its init as /proc/self/exe and may re-exec it from a
+ * sealed copy (execveat of a descriptor, which the kernel names /dev/fd/N).
+ */
+function isRuntimeReexec(filename: string): boolean {
+  return filename === '/proc/self/exe' || /^\/(?:dev|proc\/self)\/fd\/\d+$/.test(filename);
 }

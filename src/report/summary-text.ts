@@ -69,10 +69,12 @@ export function renderSummaryText(s: Summary): string {
   }
   lines.push(...capabilityLines(s));
   lines.push('', 'processes:');
+  // Exec'd processes count from the container's filter load as the init does, or, with no filter, from their exec.
+  const execStart = s.profileStart.kind === 'seccomp-load' ? 'its seccomp load' : 'its exec of the command';
   for (const p of Object.values(s.processes)) {
     const exec = p.execs.length > 0 ? ` exec ${p.execs.join(', ')}` : '';
     const stopped = p.blocked > 0 ? `, ${p.blocked} blocked` : '';
-    const entered = p.exec ? ` [exec'd${p.runtimeCalls ? `; ${p.runtimeCalls} calls of the runtime's before its seccomp load` : ''}]` : '';
+    const entered = p.exec ? ` [exec'd${p.runtimeCalls ? `; ${p.runtimeCalls} calls of the runtime's before ${execStart}` : ''}]` : '';
     lines.push(`  ${p.pid} ${p.comm}${p.parentPid !== null ? ` (parent ${p.parentPid})` : ''}: ${p.syscalls} syscalls${stopped}, ${p.threads.length} thread(s)${exec}${entered}`);
   }
   return lines.join('\n') + '\n';

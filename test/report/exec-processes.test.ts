@@ -91,4 +91,34 @@ describe("the runtime's exec into a container", () => {
     expect(p.runtimeCalls).toBe(1);
     expect(agg.syscalls.get(NR.openat)).toBeUndefined();
   });
+
+  it('with no filter to load (an unconfined container), counts from the exec of the command, not the runtime\'s re-execs', () => {
+    // runc exec (root 50) starts its init 51 as /proc/self/exe, which re-execs a sealed copy of itself
+    // (/dev/fd/N), joins the namespaces and execs `ls`; the init (10) had no filter either.
+    const agg = new TraceAggregate({ seccomp: NR.seccomp }, { filterLoadExpected: false, workloadBegun: true });
+    const proc = (pid: number) => agg.processOf(pid, pid, 'x', 0);
+    const countCall = (p: ReturnType<typeof proc>, nr: number, ts: number): void => {
+      agg.callTime[0] = ts;
+      agg.countCall(p, nr);
+    };
+    agg.markExecRoot(50);
+    agg.addEvent(exec(5.0, 50, '/usr/sbin/runc'));
+    countCall(proc(50), NR.futex, 5.01);
+    agg.addEvent(fork(5.1, 50, 51));
+    agg.addEvent(exec(5.2, 51, '/proc/self/exe'));
+    countCall(proc(51), NR.openat, 5.3);
+    agg.addEvent(exec(5.4, 51, '/dev/fd/7'));
+    countCall(proc(51), NR.setns, 5.5);
+    // The execve is counted at its return, which follows the exec event.
+    agg.addEvent(exec(5.6, 51, '/bin/ls'));
+    countCall(proc(51), NR.execve, 5.61);
+    countCall(proc(51), NR.getdents64, 5.7);
+    agg.addEvent(fork(5.8, 51, 52));
+    countCall(proc(52), NR.write, 5.9);
+    const s = summaryOf(agg);
+    expect(Object.keys(s.syscalls).sort()).toEqual(['execve', 'getdents64', 'write']);
+    expect(s.processes['50']).toMatchObject({ exec: true, syscalls: 0, runtimeCalls: 1 });
+    expect(s.processes['51']).toMatchObject({ exec: true, syscalls: 2, runtimeCalls: 2 });
+    expect(s.processes['52']).toMatchObject({ exec: true, syscalls: 1, runtimeCalls: 0 });
+  });
 });
