@@ -198,6 +198,9 @@ await withCleanup(
       const goodSteal = good.length > 0 ? ` (the hypervisor took up to ${fmt(Math.max(...good))} in the lossless runs)` : '';
       console.log(`${name}: ${bad.length === 0 ? `0 events lost in each of ${l.length} runs (warm-up included)` : `EVENTS LOST in ${bad.length} of ${l.length} runs: ${bad.map((x) => `${x.lost} (steal ${fmt(x.stealMs)})`).join(', ')}${goodSteal}`}`);
     }
+    // Any reader costs the writer something (raw ftrace has none): the drain against the cheapest one.
+    const reader = median(results[2].samples.workload);
+    console.log(`\nagainst the minimal C reader (${reader.toFixed(0)} ms): ${results.slice(3).map((r) => `${r.name}: ${(median(r.samples.workload) / reader).toFixed(2)}x`).join('; ')}`);
     const caps = median(results[3].samples.workload);
     const syscallsOnly = median(results[4].samples.workload);
     console.log(`\ncapability checks traced as well: ${(caps / syscallsOnly).toFixed(3)}x the syscall-only trace (medians, ${caps.toFixed(0)} vs ${syscallsOnly.toFixed(0)} ms)`);
