@@ -103,6 +103,11 @@ export class DrainPool {
     await Promise.all(this.workers.map((w) => this.ask(w, { op: 'checkpoint' }).catch(() => undefined)));
   }
 
+  /**
+   * Stop the workers. terminate() runs none of a worker's exit handlers (its own closing of what it
+   * opened): the agent stops its pool only once every container is finished and every log written
+   * (Agent.drained), when a worker holds nothing.
+   */
   async stop(): Promise<void> {
     await Promise.all(this.workers.splice(0).map((w) => w.worker.terminate()));
     this.where.clear();
