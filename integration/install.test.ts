@@ -12,6 +12,7 @@ import { runCommand } from './lab/run.js';
 import { OWN_PROFILE, ourLog, readTraceResult, tracedSuite } from './support/traced.js';
 
 const suite = tracedSuite('oci-ftrace-install-');
+const INSTALL_TIMEOUT_MS = 300_000;
 
 describe('npm pack, then npm install -g of the tarball on a clean prefix', () => {
   it('installs a working front door, agent and CLI', async () => {
@@ -19,8 +20,9 @@ describe('npm pack, then npm install -g of the tarball on a clean prefix', () =>
     const packed = await runCommand('npm', ['pack', '--pack-destination', work, REPO_ROOT], { cwd: work });
     const tarball = path.join(work, packed.stdout.trim().split('\n').pop()!);
     const prefix = path.join(work, 'prefix');
-    // Its install script runs: it compiles the front door on this machine.
-    await runCommand('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: work });
+    // Its install script runs: it compiles the front door on this machine. Its dependencies come
+    // from the registry: 7 to 27 s here, and once over the default 120 s (a slow registry).
+    await runCommand('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: work, timeoutMs: INSTALL_TIMEOUT_MS });
 
     const bin = path.join(prefix, 'bin');
     const installed = realpathSync(path.join(prefix, 'lib', 'node_modules', 'oci-ftrace'));
@@ -58,5 +60,5 @@ describe('npm pack, then npm install -g of the tarball on a clean prefix', () =>
       if (Date.now() - started > 10_000) throw new Error('the installed agent did not exit when idle');
       await new Promise((r) => setTimeout(r, 100));
     }
-  });
+  }, INSTALL_TIMEOUT_MS + 120_000);
 });
