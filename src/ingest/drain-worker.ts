@@ -52,6 +52,7 @@ function main(): void {
   // closes them here, so that its instances can be removed and no log or spool file stays open.
   process.on('exit', () => {
     for (const d of holding) d.abandon();
+    // Last: the drains log through children of it.
     closeFileLogger(log);
   });
   const send = (m: DrainReply): void => port.postMessage(m);

@@ -32,7 +32,8 @@ export function closeFileLogger(log: Logger): void {
   } catch {
     /* closed already, or nothing to flush */
   }
-  // Nothing more is written through the closed number.
+  // This logger writes nothing more through the closed number. Its children keep their own level
+  // (pino copies it at child()): the caller closes it after everything that logs through them.
   log.level = 'silent';
 }
 
