@@ -24,7 +24,7 @@ import { beginTracing, instanceSettings, traceEvents } from '../dist/agent/traci
 import { parseConfig } from '../dist/config/config.js';
 import { silentLogger } from '../dist/log/logger.js';
 import { TraceInstance, locateTracefs } from '../dist/tracefs/tracefs.js';
-import { machineLine, median, printTable, removeDir, removeTraceInstances, rounds, runsFromEnv, tempDir, withCleanup } from './lib.mjs';
+import { machineLine, median, pairedRatios, printTable, quantile, removeDir, removeTraceInstances, rounds, runsFromEnv, tempDir, withCleanup } from './lib.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -188,7 +188,7 @@ await withCleanup(
     ];
     const results = await rounds(cases, { runs: RUNS, warmup: 1 });
     const lossy = [...lossByCase].filter(([, l]) => l.some((x) => x.lost > 0));
-    printTable(`${RUNS} runs each, interleaved; ratios against raw ftrace (${lossy.length === 0 ? 'every drained run lost 0 events' : 'SOME RUNS LOST EVENTS: see below'})`, results, { columns: ['workload', 'drain cpu', 'finish', 'log after'], labels: { workload: 'workload', 'drain cpu': 'our CPU meanwhile', finish: 'finish (summary)', 'log after': 'log written after finish' } });
+    printTable(`${RUNS} runs each, interleaved; ratios against raw ftrace in the same round (${lossy.length === 0 ? 'every drained run lost 0 events' : 'SOME RUNS LOST EVENTS: see below'})`, results, { columns: ['workload', 'drain cpu', 'finish', 'log after'], labels: { workload: 'workload', 'drain cpu': 'our CPU meanwhile', finish: 'finish (summary)', 'log after': 'log written after finish' } });
     const fmt = (ms) => `${Math.round(ms)} ms`;
     const steals = results.filter((r) => r.samples.steal).map((r) => `${r.name}: median ${fmt(median(r.samples.steal))}, most ${fmt(Math.max(...r.samples.steal))}`);
     console.log(`\nCPU time the hypervisor took from this VM while the workload ran (steal, all CPUs):\n  ${steals.join('\n  ')}\n`);
@@ -199,11 +199,12 @@ await withCleanup(
       console.log(`${name}: ${bad.length === 0 ? `0 events lost in each of ${l.length} runs (warm-up included)` : `EVENTS LOST in ${bad.length} of ${l.length} runs: ${bad.map((x) => `${x.lost} (steal ${fmt(x.stealMs)})`).join(', ')}${goodSteal}`}`);
     }
     // Any reader costs the writer something (raw ftrace has none): the drain against the cheapest one.
-    const reader = median(results[2].samples.workload);
-    console.log(`\nagainst the minimal C reader (${reader.toFixed(0)} ms): ${results.slice(3).map((r) => `${r.name}: ${(median(r.samples.workload) / reader).toFixed(2)}x`).join('; ')}`);
-    const caps = median(results[3].samples.workload);
-    const syscallsOnly = median(results[4].samples.workload);
-    console.log(`\ncapability checks traced as well: ${(caps / syscallsOnly).toFixed(3)}x the syscall-only trace (medians, ${caps.toFixed(0)} vs ${syscallsOnly.toFixed(0)} ms)`);
+    const paired = (r, base) => {
+      const p = pairedRatios(r, base, 'workload');
+      return `${median(p).toFixed(2)}x (${quantile(p, 0.25).toFixed(2)}-${quantile(p, 0.75).toFixed(2)})`;
+    };
+    console.log(`\nagainst the minimal C reader, per round (p25-p75): ${results.slice(3).map((r) => `${r.name}: ${paired(r, results[2])}`).join('; ')}`);
+    console.log(`\ncapability checks traced as well: ${paired(results[3], results[4])} the syscall-only trace, per round`);
     const overwritten = results[0].samples.overwritten;
     console.log(`\nraw instance with no reader: the kernel overwrote a median ${median(overwritten)} events per run (nothing drains it)`);
     if (hasStrace) {

@@ -86,10 +86,11 @@ export function timeAsync(file, args, opts = {}) {
  * Runs every case `runs` times, in interleaved rounds (one run of each case per round, starting
  * with a different case each round), so that drift in a noisy machine's load spreads over all
  * cases alike. A case: { name, run: () => ms | {column: ms}, before?(), after?() } (before and
- * after are not timed). Returns { name, samples: {column: ms[]} } per case.
+ * after are not timed). Returns { name, samples: {column: ms[]}, roundOf: {column: round[]} } per
+ * case: roundOf says which round each sample came from, so that printTable can pair them.
  */
 export async function rounds(cases, { runs, warmup = 1 }) {
-  const results = cases.map((c) => ({ name: c.name, skip: c.skip, samples: {} }));
+  const results = cases.map((c) => ({ name: c.name, skip: c.skip, samples: {}, roundOf: {} }));
   for (let round = 0; round < warmup + runs; round++) {
     for (let k = 0; k < cases.length; k++) {
       const i = (k + round) % cases.length;
@@ -104,7 +105,10 @@ export async function rounds(cases, { runs, warmup = 1 }) {
       }
       if (round < warmup) continue;
       const columns = typeof timed === 'number' ? { ms: timed } : timed;
-      for (const [column, ms] of Object.entries(columns)) (results[i].samples[column] ??= []).push(ms);
+      for (const [column, ms] of Object.entries(columns)) {
+        (results[i].samples[column] ??= []).push(ms);
+        (results[i].roundOf[column] ??= []).push(round);
+      }
     }
     if (process.stderr.isTTY) process.stderr.write(`\r  round ${round + 1}/${warmup + runs}`);
   }
@@ -113,14 +117,30 @@ export async function rounds(cases, { runs, warmup = 1 }) {
 }
 
 /**
- * Prints one table: case, runs, then per column the median (p25-p75) and its ratio against the
- * baseline case's median (the first case unless named).
+ * A case's samples of a column divided by the baseline's of the same round: on a machine whose
+ * speed drifts (a shared host), a ratio within one round cancels the drift that a ratio of two
+ * medians keeps (cases of one round run seconds apart, their medians' samples minutes apart).
+ */
+export function pairedRatios(result, base, column) {
+  const baseByRound = new Map((base.roundOf?.[column] ?? []).map((round, j) => [round, base.samples[column][j]]));
+  const out = [];
+  (result.roundOf?.[column] ?? []).forEach((round, j) => {
+    const b = baseByRound.get(round);
+    if (b !== undefined && b > 0) out.push(result.samples[column][j] / b);
+  });
+  return out;
+}
+
+/**
+ * Prints one table: case, runs, then per column the median (p25-p75) and the ratio against the
+ * baseline case (the first case unless named): the median of the rounds' ratios (pairedRatios),
+ * with their p25-p75.
  */
 export function printTable(title, results, { columns, baseline, labels = {} } = {}) {
   const cols = columns ?? Object.keys(results.find((r) => !r.skip)?.samples ?? { ms: [] });
   const base = results.find((r) => r.name === baseline) ?? results[0];
   const header = ['case', 'runs'];
-  for (const col of cols) header.push(`${col === 'ms' ? '' : `${labels[col] ?? col}: `}median ms (p25-p75)`, 'ratio');
+  for (const col of cols) header.push(`${col === 'ms' ? '' : `${labels[col] ?? col}: `}median ms (p25-p75)`, 'ratio (p25-p75), per round');
   const rows = results.map((r) => {
     if (r.skip) return [r.name, '-', ...cols.flatMap(() => [typeof r.skip === 'string' ? `skipped: ${r.skip}` : 'skipped', ''])];
     const row = [r.name, String(r.samples[cols[0]]?.length ?? 0)];
@@ -131,8 +151,8 @@ export function printTable(title, results, { columns, baseline, labels = {} } = 
         continue;
       }
       const m = median(s);
-      const b = median(base.samples[col] ?? []);
-      const ratio = r === base ? '1.00x' : Number.isFinite(b) ? `${(m / b).toFixed(2)}x` : '';
+      const paired = r === base ? [] : pairedRatios(r, base, col);
+      const ratio = r === base ? '1.00x' : paired.length > 0 ? `${median(paired).toFixed(2)}x (${quantile(paired, 0.25).toFixed(2)}-${quantile(paired, 0.75).toFixed(2)})` : '';
       row.push(`${m.toFixed(1)} (${quantile(s, 0.25).toFixed(1)}-${quantile(s, 0.75).toFixed(1)})`, ratio);
     }
     return row;
