@@ -199,12 +199,12 @@ await withCleanup(
       console.log(`${name}: ${bad.length === 0 ? `0 events lost in each of ${l.length} runs (warm-up included)` : `EVENTS LOST in ${bad.length} of ${l.length} runs: ${bad.map((x) => `${x.lost} (steal ${fmt(x.stealMs)})`).join(', ')}${goodSteal}`}`);
     }
     // Any reader costs the writer something (raw ftrace has none): the drain against the cheapest one.
-    const paired = (r, base) => {
-      const p = pairedRatios(r, base, 'workload');
+    const paired = (r, base, column = 'workload') => {
+      const p = pairedRatios(r, base, column);
       return `${median(p).toFixed(2)}x (${quantile(p, 0.25).toFixed(2)}-${quantile(p, 0.75).toFixed(2)})`;
     };
     console.log(`\nagainst the minimal C reader, per round (p25-p75): ${results.slice(3).map((r) => `${r.name}: ${paired(r, results[2])}`).join('; ')}`);
-    console.log(`\ncapability checks traced as well: ${paired(results[3], results[4])} the syscall-only trace, per round`);
+    console.log(`\ncapability checks traced as well, against the syscall-only trace per round (p25-p75): the workload ${paired(results[3], results[4])}, our CPU ${paired(results[3], results[4], 'drain cpu')}`);
     const overwritten = results[0].samples.overwritten;
     console.log(`\nraw instance with no reader: the kernel overwrote a median ${median(overwritten)} events per run (nothing drains it)`);
     if (hasStrace) {
