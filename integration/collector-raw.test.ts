@@ -11,6 +11,7 @@ import { decodeRawPage, type RawPageLayout } from '../src/ingest/raw-page.js';
 import { watchReadable, type ReadableWatch } from '../src/ingest/readable.js';
 import { drainTracePipeRaw, listTraceCpus, tracePipeRawPath } from '../src/ingest/raw-pipe-reader.js';
 import type { TraceEvent } from '../src/trace/events.js';
+import { nsToMicros } from '../test/ingest/raw-fixtures.js';
 import { parseEntriesHeader, parseTraceLine } from '../test/support/line-parser.js';
 import { readEventFormat, readEventHeaderFormat, readPageHeaderFormat, type EventFormat } from '../src/tracefs/event-format.js';
 import { CONTAINER_EVENTS, TraceInstance } from '../src/tracefs/tracefs.js';
@@ -99,10 +100,6 @@ function comparable(e: TraceEvent, micros: number): Record<string, unknown> {
   return { ...rest, micros };
 }
 
-/** The text output's `%5lu.%06lu`: nanoseconds rounded to the nearest microsecond (ns2usecs). */
-function nsToMicros(ns: bigint): number {
-  return Number((ns + 500n) / 1000n);
-}
 
 describe('raw ring-buffer pages against the text trace of the same buffer', () => {
   it('decodes a busybox session to exactly the events the kernel prints', async () => {

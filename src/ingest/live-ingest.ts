@@ -236,7 +236,7 @@ export class LiveIngest {
       q.a[i] = words[at + this.capTargetNsWord] as number;
       q.b[i] = words[at + this.capOwnNsWord] as number;
     } else {
-      const event = this.decoder.decode({ timestampNs: BigInt(SCANNED_TIMESTAMP_NS[0] as number), data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
+      const event = this.decoder.decode({ timestampNs: SCANNED_TIMESTAMP_NS[0] as number, data: cur.page.subarray(start, end) }, cur.cpu, NO_TASKS);
       if (!event) {
         this.unknownEvents += 1;
         return;

@@ -222,7 +222,7 @@ export function createRawEventDecoder(formats: readonly EventFormat[], opts: Raw
     if (!body) return undefined;
     const pid = commonPid(d);
     const tgid = tasks.tgidOf ? tasks.tgidOf(pid) : undefined;
-    return body(d, tasks.commOf(pid), pid, tgid, cpu, Number(record.timestampNs) / 1e9);
+    return body(d, tasks.commOf(pid), pid, tgid, cpu, record.timestampNs / 1e9);
   };
 
   return {

@@ -24,14 +24,16 @@ export class RawPageError extends Error {
 }
 
 export interface RawRecord {
-  timestampNs: bigint;
+  /**
+   * Nanoseconds in the instance's clock, as a double: exact below 2^53 ns (104 days of uptime), and
+   * after that to within the double's step (2 ns until 208 days), which orders calls all the same.
+   */
+  timestampNs: number;
   /** The event's bytes (a view into the page), starting at common_type. May carry tail padding. */
   data: Buffer;
 }
 
 export interface DecodedPage {
-  /** The page header's base timestamp. */
-  baseTimestampNs: bigint;
   /** Bytes of event data on the page (commit without its flag bits). */
   dataLength: number;
   records: RawRecord[];
@@ -61,67 +63,16 @@ function fixAbsoluteTimestamp(abs: bigint, previous: bigint): bigint {
   return ts;
 }
 
-/** Decode one page. Throws RawPageError on a page that contradicts the layout. */
+/**
+ * One page's records as objects (the log's rendering, tests): scanRawPage's walk, each event kept.
+ * Throws RawPageError on a page that contradicts the layout.
+ */
 export function decodeRawPage(page: Buffer, layout: RawPageLayout): DecodedPage {
-  const { page: ph, event: eh } = layout;
-  if (page.length < ph.dataOffset) throw new RawPageError(`ring-buffer page of ${page.length} bytes is shorter than its ${ph.dataOffset}-byte header`);
-  const baseTimestampNs = page.readBigUInt64LE(ph.timestamp.offset);
-  const commit = page.readUInt32LE(ph.commit.offset);
-  const dataLength = commit & COMMIT_LENGTH_MASK;
-  const start = ph.dataOffset;
-  const end = start + dataLength;
-  if (dataLength > ph.dataSize || end > page.length) {
-    throw new RawPageError(`ring-buffer page commit ${dataLength} exceeds its data area (${Math.min(ph.dataSize, page.length - start)} bytes)`);
-  }
-
-  let missedEvents: number | 'unknown' = 0;
-  if ((commit & MISSED_EVENTS) !== 0) {
-    if ((commit & MISSED_STORED) === 0) missedEvents = 'unknown';
-    else if (end + ph.commit.size > page.length) throw new RawPageError('ring-buffer page flags a stored missed-events count past its end');
-    else missedEvents = ph.commit.size === 8 ? Number(page.readBigUInt64LE(end)) : page.readUInt32LE(end);
-  }
-
-  const typeLenMask = (1 << eh.typeLenBits) - 1;
-  const deltaShift = BigInt(eh.timeDeltaBits);
   const records: RawRecord[] = [];
-  let timestamp = baseTimestampNs;
-  let pos = start;
-  while (pos < end) {
-    if (pos + 4 > end) throw new RawPageError(`ring-buffer event header at page offset ${pos} runs past commit ${end}`);
-    const header = page.readUInt32LE(pos);
-    const typeLen = header & typeLenMask;
-    const delta = header >>> eh.typeLenBits;
-    let dataStart: number;
-    let next: number;
-    if (typeLen === 0) {
-      if (pos + 8 > end) throw new RawPageError(`ring-buffer event length at page offset ${pos} runs past commit ${end}`);
-      const length = page.readUInt32LE(pos + 4);
-      if (length < 4) throw new RawPageError(`ring-buffer event at page offset ${pos} has length ${length}`);
-      dataStart = pos + 8;
-      next = pos + 4 + length;
-    } else if (typeLen <= eh.dataMaxTypeLen) {
-      dataStart = pos + 4;
-      next = dataStart + typeLen * 4;
-    } else if (typeLen === eh.paddingType) {
-      if (delta === 0) break; // the rest of the page is unused
-      if (pos + 8 > end) throw new RawPageError(`ring-buffer padding at page offset ${pos} runs past commit ${end}`);
-      pos += 4 + page.readUInt32LE(pos + 4);
-      continue;
-    } else if (typeLen === eh.timeExtendType || typeLen === eh.timeStampType) {
-      if (pos + 8 > end) throw new RawPageError(`ring-buffer time event at page offset ${pos} runs past commit ${end}`);
-      const value = (BigInt(page.readUInt32LE(pos + 4)) << deltaShift) + BigInt(delta);
-      timestamp = typeLen === eh.timeExtendType ? timestamp + value : fixAbsoluteTimestamp(value, timestamp);
-      pos += 8;
-      continue;
-    } else {
-      throw new RawPageError(`ring-buffer event at page offset ${pos} has unknown type_len ${typeLen}`);
-    }
-    if (next > end) throw new RawPageError(`ring-buffer event at page offset ${pos} runs past commit ${end}`);
-    if (delta !== 0) timestamp += BigInt(delta);
-    records.push({ timestampNs: timestamp, data: page.subarray(dataStart, next) });
-    pos = next;
-  }
-  return { baseTimestampNs, dataLength, records, missedEvents };
+  const { dataLength, missedEvents } = scanRawPage(page, layout, (start, end) => {
+    records.push({ timestampNs: SCANNED_TIMESTAMP_NS[0] as number, data: page.subarray(start, end) });
+  });
+  return { dataLength, records, missedEvents };
 }
 
 /**
@@ -158,16 +109,16 @@ export function pageWords(page: Buffer): { page: Buffer; words: Uint32Array; bas
 }
 
 /**
- * The same walk as decodeRawPage without allocating per event (no record objects, no bigints):
- * the drain's hot path, where a busy container produces millions of events a second. It reads
- * the page as words (pageWords). Timestamps are nanosecond numbers (exact below 2^53 ns, about
- * 104 days of uptime); the rare absolute stamps go through the bigint path. Returns the page's
- * data length and missed count.
+ * The walk of a page's events, allocating nothing per event (no record objects, no bigints): the
+ * drain's hot path, where a busy container produces millions of events a second, and under
+ * decodeRawPage. It reads the page as words (pageWords). Timestamps are nanoseconds as doubles
+ * (see RawRecord); the rare absolute stamps go through the bigint path. Returns the page's data
+ * length and missed count (a count the kernel flagged but could not store is 'unknown').
  */
 export function scanRawPage(page: Buffer, layout: RawPageLayout, visit: RawEventVisitor): { dataLength: number; missedEvents: number | 'unknown' } {
   const { page: ph, event: eh } = layout;
   if (page.length < ph.dataOffset) throw new RawPageError(`ring-buffer page of ${page.length} bytes is shorter than its ${ph.dataOffset}-byte header`);
-  const { words, base } = pageWords(page);
+  const { words, base: wordBase } = pageWords(page);
   const commit = page.readUInt32LE(ph.commit.offset);
   const dataLength = commit & COMMIT_LENGTH_MASK;
   const start = ph.dataOffset;
@@ -187,11 +138,14 @@ export function scanRawPage(page: Buffer, layout: RawPageLayout, visit: RawEvent
   const paddingType = eh.paddingType;
   const timeExtendType = eh.timeExtendType;
   const extendScale = 2 ** eh.timeDeltaBits;
-  let ts = page.readUInt32LE(ph.timestamp.offset + 4) * 0x100000000 + page.readUInt32LE(ph.timestamp.offset);
+  // The running time as a base and the deltas since: past 2^53 ns each event's time is rounded
+  // once, where a running sum would round at every event and drift.
+  let base = page.readUInt32LE(ph.timestamp.offset + 4) * 0x100000000 + page.readUInt32LE(ph.timestamp.offset);
+  let since = 0;
   let pos = start;
   while (pos < end) {
     if (pos + 4 > end) throw new RawPageError(`ring-buffer event header at page offset ${pos} runs past commit ${end}`);
-    const header = words[base + (pos >>> 2)] as number;
+    const header = words[wordBase + (pos >>> 2)] as number;
     const typeLen = header & typeLenMask;
     const delta = header >>> typeLenBits;
     let dataStart: number;
@@ -201,32 +155,33 @@ export function scanRawPage(page: Buffer, layout: RawPageLayout, visit: RawEvent
       next = dataStart + typeLen * 4;
     } else if (typeLen === 0) {
       if (pos + 8 > end) throw new RawPageError(`ring-buffer event length at page offset ${pos} runs past commit ${end}`);
-      const length = words[base + ((pos + 4) >>> 2)] as number;
+      const length = words[wordBase + ((pos + 4) >>> 2)] as number;
       if (length < 4) throw new RawPageError(`ring-buffer event at page offset ${pos} has length ${length}`);
       dataStart = pos + 8;
       next = pos + 4 + length;
     } else if (typeLen === paddingType) {
       if (delta === 0) break;
       if (pos + 8 > end) throw new RawPageError(`ring-buffer padding at page offset ${pos} runs past commit ${end}`);
-      pos += 4 + (words[base + ((pos + 4) >>> 2)] as number);
+      pos += 4 + (words[wordBase + ((pos + 4) >>> 2)] as number);
       continue;
     } else if (typeLen === timeExtendType) {
       if (pos + 8 > end) throw new RawPageError(`ring-buffer time event at page offset ${pos} runs past commit ${end}`);
-      ts += (words[base + ((pos + 4) >>> 2)] as number) * extendScale + delta;
+      since += (words[wordBase + ((pos + 4) >>> 2)] as number) * extendScale + delta;
       pos += 8;
       continue;
     } else if (typeLen === eh.timeStampType) {
       if (pos + 8 > end) throw new RawPageError(`ring-buffer time event at page offset ${pos} runs past commit ${end}`);
       const value = (BigInt(page.readUInt32LE(pos + 4)) << BigInt(eh.timeDeltaBits)) + BigInt(delta);
-      ts = Number(fixAbsoluteTimestamp(value, BigInt(ts)));
+      base = Number(fixAbsoluteTimestamp(value, BigInt(base + since)));
+      since = 0;
       pos += 8;
       continue;
     } else {
       throw new RawPageError(`ring-buffer event at page offset ${pos} has unknown type_len ${typeLen}`);
     }
     if (next > end) throw new RawPageError(`ring-buffer event at page offset ${pos} runs past commit ${end}`);
-    ts += delta;
-    SCANNED_TIMESTAMP_NS[0] = ts;
+    since += delta;
+    SCANNED_TIMESTAMP_NS[0] = base + since;
     visit(dataStart, next);
     pos = next;
   }

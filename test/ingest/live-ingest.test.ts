@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LiveIngest } from '../../src/ingest/live-ingest.js';
 import { createRawEventDecoder } from '../../src/ingest/raw-decoder.js';
-import { SCANNED_TIMESTAMP_NS, decodeRawPage, scanRawPage } from '../../src/ingest/raw-page.js';
+import { SCANNED_TIMESTAMP_NS, scanRawPage } from '../../src/ingest/raw-page.js';
 import { TaskTable } from '../../src/ingest/task-table.js';
 import { TraceAggregate } from '../../src/report/aggregate.js';
 import { TraceAnalyzer } from '../support/text-analyzer.js';
@@ -159,18 +159,6 @@ describe('LiveIngest (raw pages straight into the aggregate)', () => {
 });
 
 describe('scanRawPage', () => {
-  it('visits the same events at the same times as decodeRawPage', () => {
-    const layout = recordedLayout();
-    for (const pages of recordedPages('raw-busybox').values()) {
-      for (const page of pages) {
-        const seen: Array<[number, number]> = [];
-        scanRawPage(page, layout, (start) => void seen.push([start, SCANNED_TIMESTAMP_NS[0] as number]));
-        const decoded = decodeRawPage(page, layout).records.map((r) => [r.data.byteOffset - page.byteOffset, Number(r.timestampNs)]);
-        expect(seen).toEqual(decoded);
-      }
-    }
-  });
-
   it('reports the missed-events count the kernel stored on the first page after a loss', () => {
     const layout = recordedLayout();
     const missed = [...recordedPages('raw-loss').values()].flatMap((pages) => pages.map((p) => scanRawPage(p, layout, () => undefined).missedEvents));

@@ -84,8 +84,8 @@ export function recordedTextEvents(): TraceEvent[] {
 }
 
 /** The text output's `%5lu.%06lu`: nanoseconds rounded to the nearest microsecond (ns2usecs). */
-export function nsToMicros(ns: bigint): number {
-  return Number((ns + 500n) / 1000n);
+export function nsToMicros(ns: number): number {
+  return Math.floor((ns + 500) / 1000);
 }
 
 export function secondsToMicros(seconds: number): number {
