@@ -1,5 +1,5 @@
 import type { Summary } from './summary.js';
-import { capabilitiesDenied, capabilitiesHeldUnchecked, isOnlyNoAuditLikely, reportHeadline } from './summary.js';
+import { capabilitiesDenied, capabilitiesHeldUnchecked, isOnlyNoAuditLikely, reportHeadline, syscallsSinceProfileStart } from './summary.js';
 
 /** `socket:2 setsockopt:1`, the syscalls a capability was checked in. */
 function inSyscalls(calls: Record<string, { granted: number; denied: number; noAuditLikely?: true }>, which: 'granted' | 'denied'): string {
@@ -49,11 +49,21 @@ export function renderSummaryText(s: Summary): string {
   const rows = Object.entries(s.syscalls)
     .filter(([, st]) => st.count > 0)
     .sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
+  // The table has every call the trace saw; a profile has those at or after its start (the same
+  // rule that makes one), and the rest are marked.
+  const inProfile = new Set(syscallsSinceProfileStart(s));
+  const setupOnly = rows.filter(([name]) => !inProfile.has(name)).length;
+  if (setupOnly > 0 && s.profileStart.timestamp !== null) {
+    const start = s.profileStart.kind === 'seccomp-load' ? `the seccomp filter's load (pid ${s.profileStart.pid})` : `the first exec (pid ${s.profileStart.pid})`;
+    lines.push(`profile's start: ${start}: ${rows.length - setupOnly} of the ${rows.length} syscalls came at or after it.`);
+    lines.push(`The ${setupOnly} marked "setup" came only before it, while the runtime set the container up: a profile made from this report need not allow them (\`oci-ftrace profile\` names the few it adds for the runtime).`, '');
+  }
   const width = Math.max(8, ...Object.keys(s.syscalls).map((n) => n.length));
   lines.push(`${'syscall'.padEnd(width)}  ${'count'.padStart(9)}  ${'errors'.padStart(7)}  errnos`);
   for (const [name, st] of rows) {
     const errnos = Object.entries(st.errnos).map(([e, c]) => `${e}:${c}`).join(' ');
-    lines.push(`${name.padEnd(width)}  ${String(st.count).padStart(9)}  ${String(st.errors).padStart(7)}  ${errnos}`);
+    const setup = inProfile.has(name) ? '' : errnos ? '  setup' : 'setup';
+    lines.push(`${name.padEnd(width)}  ${String(st.count).padStart(9)}  ${String(st.errors).padStart(7)}  ${errnos}${setup}`.trimEnd());
   }
   const blocked = Object.entries(s.syscalls)
     .filter((e): e is [string, Summary['syscalls'][string] & { blocked: NonNullable<Summary['syscalls'][string]['blocked']> }] => e[1].blocked !== undefined)
