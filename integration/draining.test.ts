@@ -2,7 +2,7 @@
 // agent frozen, or killed and started again, adopting the trace), memory stays flat on a long run,
 // and livedump answers meanwhile.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGENT_CGROUP, AGENT_CPU_WEIGHT } from '../src/agent/cgroup.js';
@@ -131,8 +131,8 @@ describe('a container making 1,000,000 syscalls', () => {
     expect(show.stdout.split('\n')[0]).toMatch(new RegExp(`${summary.loss.lost} EVENTS LOST`));
   });
 
-  it('with the agent killed mid-run: the next one, started by the report hook, adopts the trace and counts what died with it', async () => {
-    const traced = tracedEnv({ writeLog: false });
+  it('with the agent killed mid-run: the next one, started by the report hook, adopts the trace and counts what died with it, and the log keeps both parts', async () => {
+    const traced = tracedEnv();
     // About 20 s of bursts: the agent dies in the middle of them.
     const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-killed'), { args: ['sh', '-c', 'i=0; while [ $i -lt 60 ]; do dd if=/dev/zero of=/dev/null bs=1 count=50000 2>/dev/null; sleep 0.25; i=$((i+1)); done'] });
     const c: DetachedContainer = { id: uniqueId('dd-kill'), globals: ['--root', path.join(suite.work(), 'root-kill')], env: traced.env(RUNC), runtime: RUNC };
@@ -144,14 +144,69 @@ describe('a container making 1,000,000 syscalls', () => {
     for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
     await waitStopped(c, 120_000);
     await deleteContainer(c);
-    const { summary } = await readTraceResult(traced, c.id);
+    const { summary, log } = await readTraceResult(traced, c.id, 180_000);
     expect(agentPid(traced)).not.toBe(pid);
     expect(summary.loss.lost).toBeGreaterThan(0);
     // The checkpoint's part is kept: more reads than one ring buffer could hold.
-    expect(summary.syscalls.read?.count ?? 0).toBeGreaterThan(200_000);
+    const reads = summary.syscalls.read?.count ?? 0;
+    expect(reads).toBeGreaterThan(200_000);
     expect(ourLog(traced)).toContain('adopted a trace an earlier agent left');
+    // The log: the dead agent's spooled part, then the gap its death left, then the new agent's
+    // (which once wrote its segments over the dead one's, and the log lost most of the first part).
+    const gap = log.indexOf('# log gap: the agent that wrote the part above died');
+    expect(gap).toBeGreaterThan(0);
+    expect(ddCallsInLog(log.slice(0, gap), 'read', 0)).toBeGreaterThan(200_000);
+    expect(ddCallsInLog(log, 'read', 0) + summary.loss.lost).toBeGreaterThanOrEqual(reads - 1000);
     expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
   }, 240_000);
+});
+
+describe('a container whose log is capped (logMaxBytes 8 MiB, logKeep 0)', () => {
+  it('keeps the spool on disk within the cap while it runs, and the log holds the end of the run', async () => {
+    const cap = 8 * 1024 * 1024;
+    const traced = tracedEnv({ logMaxBytes: cap, logKeep: 0 });
+    // 2,000,000 syscalls: about 190 MB of raw pages spooled, all of it on disk until the container
+    // stopped before the spool kept to its cap.
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'dd-capped'), { args: ['sh', '-c', `exec dd if=/dev/zero of=/dev/null bs=1 count=${2 * N}`] });
+    const c: DetachedContainer = { id: uniqueId('dd-cap'), globals: ['--root', path.join(suite.work(), 'root-cap')], env: traced.env(RUNC), runtime: RUNC };
+    const spoolDir = path.join(traced.outputDir, c.id, '.spool');
+    const onDisk = (): number => {
+      try {
+        return readdirSync(spoolDir).reduce((n, f) => n + statSync(path.join(spoolDir, f)).size, 0);
+      } catch {
+        return 0; // not made yet, or removed
+      }
+    };
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, onDisk());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await createAndStart(c, b.bundleDir, path.join(suite.work(), 'capped.out'));
+      await waitStopped(c, 120_000);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    await deleteContainer(c);
+    const { summary, log } = await readTraceResult(traced, c.id, 120_000);
+    // The newest whole segment kept (16 MiB, over a cap this small), the one being written, and one
+    // round's pages over it.
+    const SEGMENT = 16 * 1024 * 1024;
+    expect(most).toBeGreaterThan(SEGMENT);
+    expect(most).toBeLessThanOrEqual(2 * SEGMENT + 8 * 1024 * 1024);
+    expect(existsSync(spoolDir)).toBe(false);
+    // The summary counts every call, whatever the log kept; the log, its last part: dd's end.
+    if (summary.loss.lost === 0) expect(summary.syscalls.read?.count ?? 0).toBeGreaterThanOrEqual(2 * N);
+    expect(log).toMatch(/ exit_group\(error_code: 0x0\) = \?$/m);
+    expect(Buffer.byteLength(log)).toBeLessThanOrEqual(cap + 4096);
+    expect(ourLog(traced)).not.toMatch(/a drain round failed|cannot write the syscall log/);
+    expect(await leftovers({ stateDir: traced.stateDir })).toEqual({ instances: [], processes: [], stateFiles: [] });
+  }, 180_000);
 });
 
 describe('a container running for 30 s at a steady rate', () => {

@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -246,7 +246,9 @@ export class Drain {
         header: logHeaderLines({ containerId: state.id, arch, clock: state.clock }),
         append: this.adoption !== undefined,
       });
-      this.spool = new RawSpool(join(this.outDir, '.spool'), this.layout.page, SPOOL_SEGMENT_BYTES);
+      // The log keeps its last logMaxBytes x (logKeep + 1): the spool keeps no more than that of raw pages.
+      const capBytes = this.config.logMaxBytes > 0 ? this.config.logMaxBytes * (this.config.logKeep + 1) : 0;
+      this.spool = new RawSpool(join(this.outDir, '.spool'), this.layout.page, SPOOL_SEGMENT_BYTES, capBytes);
       this.converter = new LogConverter(this.layout, createRawEventDecoder(formats), this.logFile, format, forkSyscalls, this.tasks.asReader(), this.adoption ? [] : initial, fresh);
     } catch (err) {
       this.dropLog(err);
@@ -605,7 +607,15 @@ export class Drain {
     const converter = this.converter;
     const logFile = this.logFile;
     spool.closeSegment();
-    for (const segment of dropOverCap(spool, converter, this.config)) {
+    const dropped = spool.droppedSegments();
+    if (dropped > 0) converter.noteGap(dropped, spool.droppedBytes);
+    // An adopted trace: the dead agent's segments come first, then the gap its death left.
+    let agentGap = this.adoption !== undefined;
+    for (const segment of spool.closedSegments()) {
+      if (agentGap && !spool.isInherited(segment)) {
+        converter.noteAgentDied();
+        agentGap = false;
+      }
       converter.begin(readSpoolSegment(segment));
       for (;;) {
         slices.begin();
@@ -680,16 +690,4 @@ function isEnabled(instance: TraceInstance, event: string): boolean {
   } catch {
     return false;
   }
-}
-
-
-/** Segments to render, oldest first, after dropping the oldest beyond the log's size cap (the log says so). */
-function dropOverCap(spool: RawSpool, converter: LogConverter, config: Config): string[] {
-  const segments = spool.closedSegments();
-  while (config.logMaxBytes > 0 && segments.length > 1 && spool.totalBytes() > config.logMaxBytes * (config.logKeep + 1)) {
-    const dropped = segments.shift() as string;
-    converter.noteGap(statSync(dropped).size);
-    rmSync(dropped, { force: true });
-  }
-  return segments;
 }

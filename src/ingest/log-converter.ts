@@ -4,7 +4,7 @@ import type { RotatingLog } from '../report/log-writer.js';
 import { SyscallPairer } from '../trace/syscall-pairing.js';
 import type { RawEventDecoder } from './raw-decoder.js';
 import { decodeRawPage, type RawPageLayout } from './raw-page.js';
-import { spoolFrames, type SpoolFrame } from './spool.js';
+import { SpoolTruncatedError, spoolFrames, type SpoolFrame } from './spool.js';
 import { TaskTable, type ProcReader } from './task-table.js';
 import { TimeOrderBuffer } from './time-order.js';
 
@@ -52,7 +52,16 @@ export class LogConverter {
     if (!this.frames) return true;
     let n = 0;
     for (;;) {
-      const next = this.frames.next();
+      let next: IteratorResult<SpoolFrame>;
+      try {
+        next = this.frames.next();
+      } catch (err) {
+        // A segment an agent was writing when it died may end mid-frame: what it holds before is
+        // rendered, and the log says where it stops.
+        if (!(err instanceof SpoolTruncatedError)) throw err;
+        this.log.write(`# log gap: ${err.message} (its writer stopped); the rest of it is not in the log`);
+        next = { done: true, value: undefined };
+      }
       if (next.done) {
         this.frames = undefined;
         this.log.flush();
@@ -74,9 +83,24 @@ export class LogConverter {
     this.pairer.addInitialTask(pid);
   }
 
-  /** A part of the spool was dropped (size cap): say so in the log itself. */
-  noteGap(bytes: number): void {
-    this.log.write(`# log gap: ${bytes} bytes of spooled trace dropped unrendered (logMaxBytes); summary counts are unaffected`);
+  /**
+   * The oldest segments of the spool were dropped (its cap): say so in the log itself, where they
+   * would have been. Any task's first call after may have begun in them, as in a trace adopted
+   * mid-way. `bytes`: what this agent dropped (0 when an agent before it did: not known).
+   */
+  noteGap(segments: number, bytes: number): void {
+    const size = bytes > 0 ? `, ${bytes} bytes` : '';
+    this.log.write(`# log gap: the oldest ${segments} segment(s) of the spooled trace${size}, dropped unrendered to keep the log within logMaxBytes x (logKeep + 1); summary counts are unaffected`);
+    this.pairer.everyTaskMayBeMidCall();
+  }
+
+  /**
+   * Here the agent that spooled the part before died, and this one adopted the trace: what that
+   * agent had read but not yet written to the spool is missing (the summary counts it as lost).
+   */
+  noteAgentDied(): void {
+    this.log.write('# log gap: the agent that wrote the part above died; events it had read but not yet spooled are missing here (the summary counts them as lost)');
+    this.pairer.everyTaskMayBeMidCall();
   }
 
   finish(): void {

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { PageHeaderFormat } from '../tracefs/event-format.js';
 
 /*
@@ -17,9 +17,26 @@ const HEADER = 12;
 
 export type SpoolFrame = { kind: 'page'; cpu: number; page: Buffer } | { kind: 'round'; watermark: number };
 
+const SEGMENT_NAME = /^segment-(\d+)\.raw$/;
+
+/** The segments in a spool directory, oldest first, with their numbers. */
+function segmentsIn(dir: string): { path: string; seq: number }[] {
+  return readdirSync(dir)
+    .map((f) => ({ f, m: SEGMENT_NAME.exec(f) }))
+    .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null)
+    .map(({ f, m }) => ({ path: join(dir, f), seq: Number(m[1]) }))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * The spool of one container's log. It stays within `capBytes` (0: no cap) while the container
+ * runs, by dropping its oldest segments unrendered: the log keeps its last logMaxBytes x
+ * (logKeep + 1) anyway, and a busy container left running for days would otherwise fill the disk
+ * before its log is ever rendered.
+ */
 export class RawSpool {
   private fd: number | undefined;
-  private seq = 0;
+  private seq: number;
   private current: string | undefined;
   private currentBytes = 0;
   private readonly wm = Buffer.alloc(8);
@@ -27,12 +44,38 @@ export class RawSpool {
   private readonly staging = Buffer.alloc(1 << 20);
   private staged = 0;
 
+  /** Bytes of the segments this spool dropped to stay within its cap. */
+  droppedBytes = 0;
+
   constructor(
     readonly dir: string,
     private readonly pageFormat: PageHeaderFormat,
     private readonly segmentBytes: number,
+    private readonly capBytes = 0,
   ) {
     mkdirSync(dir, { recursive: true });
+    // An agent that died left its segments here (the trace is adopted): ours follow them, in order,
+    // rather than overwrite them.
+    this.seq = segmentsIn(dir).at(-1)?.seq ?? 0;
+    this.inheritedUpTo = this.seq;
+  }
+
+  /** The number of the last segment an earlier agent left (0: none). */
+  readonly inheritedUpTo: number;
+
+  /** Whether a segment (a path closedSegments gave) is one an earlier agent left. */
+  isInherited(path: string): boolean {
+    const m = SEGMENT_NAME.exec(basename(path));
+    return m !== null && Number(m[1]) <= this.inheritedUpTo;
+  }
+
+  /**
+   * Segments dropped before the oldest left (by this spool or an agent's before it): segments are
+   * numbered from 1, so the first left says how many went.
+   */
+  droppedSegments(): number {
+    const first = segmentsIn(this.dir).find((x) => x.path !== this.current);
+    return first ? first.seq - 1 : Math.max(0, this.seq - 1);
   }
 
   /** Spool the used part of a page read from trace_pipe_raw (the buffer is reused by the caller). */
@@ -59,15 +102,9 @@ export class RawSpool {
 
   /** Segments complete and ready to replay, oldest first. */
   closedSegments(): string[] {
-    return readdirSync(this.dir)
-      .filter((f) => /^segment-\d+\.raw$/.test(f))
-      .map((f) => join(this.dir, f))
-      .filter((p) => p !== this.current)
-      .sort();
-  }
-
-  totalBytes(): number {
-    return readdirSync(this.dir).reduce((n, f) => n + statSync(join(this.dir, f)).size, 0);
+    return segmentsIn(this.dir)
+      .map((x) => x.path)
+      .filter((p) => p !== this.current);
   }
 
   closeSegment(): void {
@@ -78,6 +115,7 @@ export class RawSpool {
       // directory's file system.
       this.dropSegment();
     }
+    this.keepWithinCap();
   }
 
   /** Gone without a trace, what is staged included (the log is dropped, or rendered). */
@@ -85,6 +123,19 @@ export class RawSpool {
     this.staged = 0;
     this.dropSegment();
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Drop the oldest segments while the spool is over its cap, keeping the newest. */
+  private keepWithinCap(): void {
+    if (this.capBytes <= 0) return;
+    const segments = this.closedSegments().map((path) => ({ path, size: statSync(path).size }));
+    let total = segments.reduce((n, x) => n + x.size, 0);
+    while (segments.length > 1 && total > this.capBytes) {
+      const oldest = segments.shift() as { path: string; size: number };
+      rmSync(oldest.path, { force: true });
+      total -= oldest.size;
+      this.droppedBytes += oldest.size;
+    }
   }
 
   private dropSegment(): void {
@@ -116,6 +167,10 @@ export class RawSpool {
   }
 }
 
+export class SpoolTruncatedError extends Error {
+  override name = 'SpoolTruncatedError';
+}
+
 /** Read a segment's frames (pure over the bytes). */
 export function* spoolFrames(bytes: Buffer): Generator<SpoolFrame> {
   let pos = 0;
@@ -124,13 +179,14 @@ export function* spoolFrames(bytes: Buffer): Generator<SpoolFrame> {
     const cpu = bytes.readUInt32LE(pos + 4);
     const length = bytes.readUInt32LE(pos + 8);
     const start = pos + HEADER;
-    if (start + length > bytes.length) throw new Error(`spool segment truncated at offset ${pos}`);
+    if (start + length > bytes.length) throw new SpoolTruncatedError(`spool segment truncated at offset ${pos}`);
     const payload = bytes.subarray(start, start + length);
     if (kind === KIND_PAGE) yield { kind: 'page', cpu, page: payload };
     else if (kind === KIND_ROUND) yield { kind: 'round', watermark: payload.readDoubleLE(0) };
     else throw new Error(`spool segment has an unknown frame kind ${kind} at offset ${pos}`);
     pos = start + length;
   }
+  if (pos < bytes.length) throw new SpoolTruncatedError(`spool segment truncated at offset ${pos}`);
 }
 
 export function readSpoolSegment(path: string): Buffer {

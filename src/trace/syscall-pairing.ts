@@ -38,7 +38,7 @@ export class SyscallPairer {
     private readonly forkSyscalls: ReadonlySet<number> = new Set(),
     initialTasks: Iterable<number> = [],
     /** everyTask: any task's first event may end a call begun before (a trace adopted mid-way). */
-    private readonly everyTask = false,
+    private everyTask = false,
   ) {
     this.unseenInitial = new Set(initialTasks);
   }
@@ -46,6 +46,12 @@ export class SyscallPairer {
   /** A task traced from now on, in a call begun before (as an initial task is). */
   addInitialTask(pid: number): void {
     this.unseenInitial.add(pid);
+  }
+
+  /** From here on, as everyTask: a part of the trace before was dropped (the log's cap). */
+  everyTaskMayBeMidCall(): void {
+    this.everyTask = true;
+    this.seen.clear();
   }
 
   /** Tasks seen at all (for everyTask). */

@@ -1,13 +1,15 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { excludeIdsFilter } from '../../src/ingest/distinct-filter.js';
-import { spoolFrames } from '../../src/ingest/spool.js';
+import { RawSpool, SpoolTruncatedError, spoolFrames } from '../../src/ingest/spool.js';
 import { TaskTable } from '../../src/ingest/task-table.js';
 import { TimeOrderBuffer } from '../../src/ingest/time-order.js';
 import { RotatingLog } from '../../src/report/log-writer.js';
 import type { TraceEvent } from '../../src/trace/events.js';
+import { SyscallPairer, type SyscallRecord } from '../../src/trace/syscall-pairing.js';
+import { recordedLayout } from './raw-fixtures.js';
 
 const ev = (timestamp: number, pid = 1): TraceEvent => ({ kind: 'sys_exit', comm: '', pid, tgid: undefined, cpu: 0, timestamp, nr: 0, ret: 0n });
 
@@ -83,6 +85,69 @@ describe('spoolFrames', () => {
     const bytes = Buffer.concat([frame(1, 1, Buffer.from('page')), frame(2, 0, wm)]);
     const frames = [...spoolFrames(bytes)];
     expect(frames).toEqual([{ kind: 'page', cpu: 1, page: Buffer.from('page') }, { kind: 'round', watermark: 12.5 }]);
-    expect(() => [...spoolFrames(bytes.subarray(0, 14))]).toThrow(/truncated/);
+    expect(() => [...spoolFrames(bytes.subarray(0, 14))]).toThrow(SpoolTruncatedError);
+    // Cut inside the next frame's header, too (a writer killed mid-write).
+    expect(() => [...spoolFrames(bytes.subarray(0, 16 + 5))]).toThrow(SpoolTruncatedError);
+  });
+});
+
+describe('RawSpool', () => {
+  let dir: string | undefined;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+  const layout = recordedLayout();
+  /** A page read from the kernel (its bytes do not matter here; 4,000 of them are spooled). */
+  const page = () => Buffer.alloc(layout.page.subBufferSize, 1);
+  const onDisk = (d: string) => readdirSync(d).reduce((n, f) => n + statSync(path.join(d, f)).size, 0);
+
+  it('stays within its cap while it is written, dropping its oldest segments, and says how many went', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'oci-ftrace-spool-'));
+    const spool = new RawSpool(path.join(dir, '.spool'), layout.page, 64 * 1024, 256 * 1024);
+    let most = 0;
+    for (let round = 0; round < 400; round++) {
+      for (let i = 0; i < 4; i++) spool.appendPage(0, page(), 4000);
+      spool.endRound(round);
+      most = Math.max(most, onDisk(spool.dir));
+    }
+    spool.closeSegment();
+    // 6.4 MB spooled; never more on disk than the cap and the segment being written.
+    expect(most).toBeLessThanOrEqual(256 * 1024 + 64 * 1024 + 16 * 1024);
+    expect(onDisk(spool.dir)).toBeLessThanOrEqual(256 * 1024 + 64 * 1024);
+    expect(spool.droppedBytes).toBeGreaterThan(5_000_000);
+    const left = spool.closedSegments();
+    expect(spool.droppedSegments()).toBe(Number(/segment-(\d+)/.exec(left[0] as string)?.[1]) - 1);
+    expect(spool.droppedSegments()).toBeGreaterThan(70);
+  });
+
+  it("continues after the segments an earlier agent left, leaving them as they are", () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'oci-ftrace-spool-'));
+    const first = new RawSpool(path.join(dir, '.spool'), layout.page, 1 << 20);
+    first.appendPage(0, page(), 4000);
+    first.endRound(1);
+    first.closeSegment();
+    const before = readFileSync(first.closedSegments()[0] as string);
+    const next = new RawSpool(path.join(dir, '.spool'), layout.page, 1 << 20);
+    next.appendPage(1, page(), 4000);
+    next.endRound(2);
+    next.closeSegment();
+    const segments = next.closedSegments();
+    expect(segments.map((p) => path.basename(p))).toEqual(['segment-00000001.raw', 'segment-00000002.raw']);
+    expect(readFileSync(segments[0] as string).equals(before)).toBe(true);
+    expect([...spoolFrames(readFileSync(segments[1] as string))].map((f) => f.kind === 'page' ? f.cpu : f.watermark)).toEqual([1, 2]);
+    expect(next.droppedSegments()).toBe(0);
+    // The renderer notes the dead agent's gap between the two.
+    expect(segments.map((p) => next.isInherited(p))).toEqual([true, false]);
+  });
+});
+
+describe('SyscallPairer after a gap in the log', () => {
+  const exit = (pid: number, nr: number): TraceEvent => ({ kind: 'sys_exit', comm: 'x', pid, tgid: pid, cpu: 0, timestamp: 1, nr, ret: 0n });
+  it("takes each task's first exit for a call begun in the dropped part, not a blocked one", () => {
+    const out: SyscallRecord[] = [];
+    const pairer = new SyscallPairer((r) => out.push(r));
+    pairer.push(exit(7, 0));
+    pairer.everyTaskMayBeMidCall();
+    pairer.push(exit(8, 0));
+    pairer.push(exit(8, 1));
+    expect(out.map((r) => [r.pid, r.blocked === true])).toEqual([[7, true], [8, false], [8, true]]);
   });
 });
