@@ -11,8 +11,9 @@ fi
 say() { echo "lab-setup: $*"; }
 
 # Packages: install only what is missing, so reruns need no network.
-# python3-yaml: the SPO profile tests read our YAML back with a real parser.
-packages=(runc crun containerd docker.io podman busybox-static strace gcc libc6-dev python3-yaml libcap2-bin passwd util-linux uidmap)
+# python3-yaml: the SPO profile tests read our YAML back with a real parser; logrotate: the shipped
+# contrib/logrotate file is run against our log.
+packages=(runc crun containerd docker.io podman busybox-static strace gcc libc6-dev python3-yaml libcap2-bin passwd util-linux uidmap logrotate)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -216,6 +216,32 @@ describe('the agent itself', () => {
     await waitFor(() => !isProcessAlive(pid), 8000, 'the agent is still there');
   });
 
+  it("its log rotates with contrib/logrotate/oci-ftrace as shipped: the agent's next lines start the emptied file", async () => {
+    const traced = suite.tracedEnv();
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'rotate'), { args: WORKLOAD });
+    await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, uniqueId('rotate')], { env: traced.env(RUNC) });
+    const { pid } = agentOf(traced);
+    const before = readFileSync(traced.logFile, 'utf8');
+    expect(before).toContain('"trace finished"');
+    // The shipped file, pointed at this test's log (the one line that names the path).
+    const shipped = readFileSync(path.join(REPO_ROOT, 'contrib', 'logrotate', 'oci-ftrace'), 'utf8');
+    expect(shipped).toContain('/var/log/oci-ftrace/oci-ftrace.log {');
+    const conf = path.join(suite.work(), 'logrotate.conf');
+    writeFileSync(conf, shipped.replace('/var/log/oci-ftrace/oci-ftrace.log {', `${traced.logFile} {`));
+    await runCommand('logrotate', ['--force', '--state', path.join(suite.work(), 'logrotate.state'), conf]);
+    expect(readFileSync(`${traced.logFile}.1`, 'utf8')).toBe(before);
+    // The same agent, its descriptor open all along, logs the next container into the emptied file.
+    const next = uniqueId('rotate');
+    await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, next], { env: traced.env(RUNC) });
+    await readTraceResult(traced, next);
+    expect(agentOf(traced).pid).toBe(pid);
+    const after = readFileSync(traced.logFile);
+    // Written in append mode: no hole the size of the old file before the new lines.
+    expect(after.length).toBeLessThan(before.length);
+    expect(after[0]).toBe('{'.charCodeAt(0));
+    expect(after.toString('utf8')).toContain(next);
+  });
+
   it('reloads its config when the file changes: the next container follows it', async () => {
     const traced = suite.tracedEnv();
     const b = await makeBusyboxBundle(path.join(suite.work(), 'reload'), { args: WORKLOAD });
