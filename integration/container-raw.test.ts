@@ -93,7 +93,7 @@ describe('a container under its own seccomp profile, traced from createRuntime',
     expect(live.seccompLoad?.pid).toBe(cap.initPid);
 
     // Every process has its parent, but the container's init; the probe's threads are in its process.
-    const procs = [...live.processes.values()];
+    const procs = live.allProcesses();
     expect(procs.filter((p) => p.parentPid === undefined).map((p) => p.pid)).toEqual([cap.initPid]);
     expect(procs.every((p) => p.comm !== '<...>' && p.comm !== '')).toBe(true);
     const probe = procs.find((p) => p.execs.includes(PROBE));

@@ -19,8 +19,10 @@ export interface SyscallStats {
   /** Entry times of the calls that ran (Infinity / -Infinity while none ran). */
   firstSeen: number;
   lastSeen: number;
-  /** Thread group ids (or pids where tgid is unknown) that made the call, run or blocked. */
+  /** Thread group ids (or pids where tgid is unknown) that made the call, run or blocked: the first MAX_PIDS_PER_SYSCALL. */
   pids: Set<number>;
+  /** More processes made it than `pids` holds. */
+  pidsTruncated: boolean;
   /** The process pids last added (the hot path skips the Set for repeats). */
   lastProc: ProcessStats | undefined;
   /** Calls the container's seccomp profile stopped before they ran (see BlockedStats). */
@@ -51,6 +53,26 @@ export function blockedOutcome(nr: number, ret: bigint): { errno?: number; kille
 
 /** Bound on the exec'd paths kept per process (a shell loop could exec forever). */
 const MAX_EXECS_PER_PROCESS = 32;
+/**
+ * Processes that ended and are kept one by one (with the live ones): beyond, they are folded into
+ * counts. A container left running for days with a shell loop forks hundreds of thousands: each
+ * kept would cost the agent memory and the summary (written at every checkpoint) a kilobyte.
+ */
+export const MAX_ENDED_PROCESSES_KEPT = 1000;
+/** Pids listed per syscall (the first that made it). */
+export const MAX_PIDS_PER_SYSCALL = 100;
+/** Names the folded processes are counted by; the rest count as FOLDED_OTHER_NAMES. */
+const MAX_FOLDED_NAMES = 50;
+export const FOLDED_OTHER_NAMES = '(other names)';
+
+/** Processes that ended beyond MAX_ENDED_PROCESSES_KEPT: what they did, in all. */
+export interface FoldedProcesses {
+  count: number;
+  syscalls: number;
+  blocked: number;
+  /** Their names (comm), with how many had each. */
+  byComm: Map<string, number>;
+}
 
 export interface ProcessStats {
   pid: number;
@@ -67,6 +89,8 @@ export interface ProcessStats {
   firstSeen: number;
   lastSeen: number;
   exited: boolean;
+  /** Of its threads, those whose exit was seen. */
+  threadsEnded: number;
   /**
    * Entered the container by the runtime's exec (runc exec: kubectl exec, exec probes), not from
    * its init: the exec's own runtime process (the root) and everything it started.
@@ -158,7 +182,12 @@ export class TraceAggregate {
   readonly syscalls = new Map<number, SyscallStats>();
   /** The same stats by syscall number, for the hot path (numbers are small). */
   private readonly byNr: (SyscallStats | undefined)[] = [];
+  /** Live processes by pid (a pid the kernel hands out again after an exit is another process). */
   readonly processes = new Map<number, ProcessStats>();
+  /** Processes that ended, kept one by one (at most MAX_ENDED_PROCESSES_KEPT). */
+  private readonly ended: ProcessStats[] = [];
+  /** Processes that ended beyond those. */
+  readonly folded: FoldedProcesses = { count: 0, syscalls: 0, blocked: 0, byComm: new Map() };
   /** pid (thread) -> tgid, learned from events, so threads fold into their process. */
   private readonly threadGroup = new Map<number, number>();
   /** child pid -> parent process, from fork events (bounded by the number of tasks). */
@@ -254,8 +283,16 @@ export class TraceAggregate {
       }
       case 'exit': {
         const tgid = this.threadGroup.get(event.exitPid) ?? event.exitPid;
+        // The task is gone: its pid may come back as another task's.
+        this.threadGroup.delete(event.exitPid);
+        this.parentOf.delete(event.exitPid);
         const proc = this.processes.get(tgid);
-        if (proc && tgid === event.exitPid) proc.exited = true;
+        if (proc) {
+          if (proc.threads.has(event.exitPid)) proc.threadsEnded += 1;
+          if (tgid === event.exitPid) proc.exited = true;
+          // Its leader and every thread seen have exited: no event of it follows (time order).
+          if (proc.exited && proc.threadsEnded >= proc.threads.size) this.retire(proc);
+        }
         break;
       }
       default:
@@ -304,7 +341,7 @@ export class TraceAggregate {
     if (ts < stats.firstSeen) stats.firstSeen = ts;
     if (ts > stats.lastSeen) stats.lastSeen = ts;
     if (stats.lastProc !== proc) {
-      stats.pids.add(proc.pid);
+      notePid(stats, proc.pid);
       stats.lastProc = proc;
     }
     proc.syscalls += 1;
@@ -324,7 +361,7 @@ export class TraceAggregate {
     if (outcome.errno !== undefined) b.errnos.set(outcome.errno, (b.errnos.get(outcome.errno) ?? 0) + 1);
     if (outcome.killed) b.killed += 1;
     const proc = this.processFor(pid, tgid, comm, ts);
-    stats.pids.add(proc.pid);
+    notePid(stats, proc.pid);
     proc.blocked += 1;
   }
 
@@ -401,7 +438,7 @@ export class TraceAggregate {
   private statsFor(nr: number, ts: number): SyscallStats {
     let stats = this.syscalls.get(nr);
     if (!stats) {
-      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: Infinity, lastSeen: -Infinity, pids: new Set(), lastProc: undefined, blocked: undefined };
+      stats = { nr, count: 0, errors: 0, errnos: new Map(), firstSeen: Infinity, lastSeen: -Infinity, pids: new Set(), pidsTruncated: false, lastProc: undefined, blocked: undefined };
       this.syscalls.set(nr, stats);
       if (nr >= 0 && nr < 4096) this.byNr[nr] = stats;
     }
@@ -425,13 +462,34 @@ export class TraceAggregate {
     return this.last === -Infinity ? undefined : this.last;
   }
 
+  /** Every process kept one by one: the live ones and those that ended (see folded for the rest). */
+  allProcesses(): ProcessStats[] {
+    return [...this.ended, ...this.processes.values()];
+  }
+
+  /** A process that ended: kept one by one while there is room, else folded into counts. */
+  private retire(proc: ProcessStats): void {
+    this.processes.delete(proc.pid);
+    this.execRoots.delete(proc.pid);
+    if (this.ended.length < MAX_ENDED_PROCESSES_KEPT) {
+      this.ended.push(proc);
+      return;
+    }
+    const f = this.folded;
+    f.count += 1;
+    f.syscalls += proc.syscalls;
+    f.blocked += proc.blocked;
+    const name = f.byComm.has(proc.comm) || f.byComm.size < MAX_FOLDED_NAMES ? proc.comm : FOLDED_OTHER_NAMES;
+    f.byComm.set(name, (f.byComm.get(name) ?? 0) + 1);
+  }
+
   private processFor(pid: number, tgid: number | undefined, comm: string, ts: number): ProcessStats {
     if (tgid !== undefined && tgid !== pid) this.threadGroup.set(pid, tgid);
     const key = tgid ?? this.threadGroup.get(pid) ?? pid;
     let proc = this.processes.get(key);
     if (!proc) {
       const parentPid = this.parentOf.get(key);
-      proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, exec: false, runtimeOnly: false, runtimeCalls: 0, workload: false };
+      proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, threadsEnded: 0, exec: false, runtimeOnly: false, runtimeCalls: 0, workload: false };
       const parent = parentPid === undefined ? undefined : this.processes.get(parentPid);
       if (this.execRoots.has(key)) {
         proc.exec = true;
@@ -448,6 +506,12 @@ export class TraceAggregate {
     if (ts < proc.firstSeen) proc.firstSeen = ts;
     return proc;
   }
+}
+
+/** A process that made the call, while the list has room. */
+function notePid(stats: SyscallStats, pid: number): void {
+  if (stats.pids.size < MAX_PIDS_PER_SYSCALL) stats.pids.add(pid);
+  else if (!stats.pids.has(pid)) stats.pidsTruncated = true;
 }
 
 /**

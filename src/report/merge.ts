@@ -1,3 +1,4 @@
+import { MAX_PIDS_PER_SYSCALL } from './aggregate.js';
 import type { CapabilitiesSection, CapabilitySummary, Summary } from './summary.js';
 
 type SyscallEntry = Summary['syscalls'][string];
@@ -34,9 +35,23 @@ function mergeSyscall(a: SyscallEntry, b: SyscallEntry): SyscallEntry {
     errnos: addCounts(a.errnos, b.errnos),
     firstSeen: minNullable(a.firstSeen, b.firstSeen),
     lastSeen: maxNullable(a.lastSeen, b.lastSeen),
-    pids: [...new Set([...a.pids, ...b.pids])].sort((x, y) => x - y),
+    ...mergePids(a, b),
     ...(blocked ? { blocked } : {}),
   };
+}
+
+/** The first MAX_PIDS_PER_SYSCALL of both lists (the earlier part's first), and whether more made it. */
+function mergePids(a: SyscallEntry, b: SyscallEntry): Pick<SyscallEntry, 'pids' | 'pidsTruncated'> {
+  const all = [...new Set([...a.pids, ...b.pids])];
+  const truncated = a.pidsTruncated === true || b.pidsTruncated === true || all.length > MAX_PIDS_PER_SYSCALL;
+  return { pids: all.slice(0, MAX_PIDS_PER_SYSCALL).sort((x, y) => x - y), ...(truncated ? { pidsTruncated: true as const } : {}) };
+}
+
+type Folded = NonNullable<Summary['processesFolded']>;
+
+function mergeFolded(a: Folded | undefined, b: Folded | undefined): Folded | undefined {
+  if (!a || !b) return a ?? b;
+  return { count: a.count + b.count, syscalls: a.syscalls + b.syscalls, blocked: a.blocked + b.blocked, byComm: addCounts(a.byComm, b.byComm) };
 }
 
 function mergeProcess(a: ProcessEntry, b: ProcessEntry): ProcessEntry {
@@ -122,5 +137,6 @@ export function mergeSummaryParts(a: Summary, b: Summary, loss: Summary['loss'])
     ...(a.capabilities || b.capabilities ? { capabilities: mergeCapabilitySections(a.capabilities, b.capabilities) } : {}),
     syscalls: mergeRecords(a.syscalls, b.syscalls, mergeSyscall),
     processes: mergeRecords(a.processes, b.processes, mergeProcess),
+    ...(a.processesFolded || b.processesFolded ? { processesFolded: mergeFolded(a.processesFolded, b.processesFolded) } : {}),
   };
 }

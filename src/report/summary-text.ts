@@ -87,5 +87,11 @@ export function renderSummaryText(s: Summary): string {
     const entered = p.exec ? ` [exec'd${p.runtimeCalls ? `; ${p.runtimeCalls} calls of the runtime's before ${execStart}` : ''}]` : '';
     lines.push(`  ${p.pid} ${p.comm}${p.parentPid !== null ? ` (parent ${p.parentPid})` : ''}: ${p.syscalls} syscalls${stopped}, ${p.threads.length} thread(s)${exec}${entered}`);
   }
+  const f = s.processesFolded;
+  if (f) {
+    const names = Object.entries(f.byComm);
+    const shown = names.slice(0, 10).map(([name, n]) => `${name} ${n}`).join(', ');
+    lines.push(`  and ${f.count} more that ended, folded: ${f.syscalls} syscalls${f.blocked > 0 ? `, ${f.blocked} blocked` : ''}; by name: ${shown}${names.length > 10 ? `, and ${names.length - 10} more names` : ''}`);
+  }
   return lines.join('\n') + '\n';
 }

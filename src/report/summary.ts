@@ -38,8 +38,10 @@ export const SyscallSummarySchema = z.object({
   /** Entry times of the calls that ran; null when every call was blocked. */
   firstSeen: z.number().nullable(),
   lastSeen: z.number().nullable(),
-  /** Processes that made it, run or blocked. */
+  /** Processes that made it, run or blocked: the first 100 (MAX_PIDS_PER_SYSCALL). */
   pids: z.array(z.number().int()),
+  /** More processes made it than `pids` lists. */
+  pidsTruncated: z.literal(true).optional(),
   blocked: BlockedSummarySchema.optional(),
 });
 
@@ -167,8 +169,21 @@ export const SummarySchema = z.object({
   capabilities: CapabilitiesSectionSchema.optional(),
   /** syscall name -> stats, sorted by name. */
   syscalls: z.record(z.string(), SyscallSummarySchema),
-  /** pid (process, i.e. thread group) -> stats. */
+  /**
+   * pid (process, i.e. thread group) -> stats: the live ones and the first 1,000 that ended
+   * (MAX_ENDED_PROCESSES_KEPT). A pid the kernel gave to a later process as well is keyed
+   * "PID.2", "PID.3" for those.
+   */
   processes: z.record(z.string(), ProcessSummarySchema),
+  /** The processes that ended beyond those, in all: how many, their calls, and their names. */
+  processesFolded: z
+    .object({
+      count: count,
+      syscalls: count,
+      blocked: count,
+      byComm: z.record(z.string(), z.number().int().positive()),
+    })
+    .optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;
 
@@ -233,6 +248,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
       firstSeen: s.count > 0 ? s.firstSeen : null,
       lastSeen: s.count > 0 ? s.lastSeen : null,
       pids: [...s.pids].sort((a, b) => a - b),
+      ...(s.pidsTruncated ? { pidsTruncated: true as const } : {}),
     };
     if (s.blocked) {
       const rule = ctx.blockingRule?.(name, s.blocked);
@@ -241,8 +257,16 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     syscalls[name] = entry;
   }
   const processes: Summary['processes'] = {};
-  for (const p of [...agg.processes.values()].sort((a, b) => a.pid - b.pid)) {
-    processes[String(p.pid)] = {
+  const keys = new Map<number, number>();
+  // In order of appearance, so that a reused pid's first process keeps the plain key.
+  const byAppearance = agg.allProcesses().sort((a, b) => a.firstSeen - b.firstSeen);
+  const keyOf = new Map(byAppearance.map((p) => {
+    const n = (keys.get(p.pid) ?? 0) + 1;
+    keys.set(p.pid, n);
+    return [p, n === 1 ? String(p.pid) : `${p.pid}.${n}`] as const;
+  }));
+  for (const p of [...byAppearance].sort((a, b) => a.pid - b.pid || a.firstSeen - b.firstSeen)) {
+    processes[keyOf.get(p) as string] = {
       pid: p.pid,
       comm: p.comm,
       parentPid: p.parentPid ?? null,
@@ -280,6 +304,7 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     ...(capabilities ? { capabilities } : {}),
     syscalls,
     processes,
+    ...(agg.folded.count > 0 ? { processesFolded: { count: agg.folded.count, syscalls: agg.folded.syscalls, blocked: agg.folded.blocked, byComm: Object.fromEntries([...agg.folded.byComm].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) } } : {}),
   };
 }
 

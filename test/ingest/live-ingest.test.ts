@@ -85,7 +85,7 @@ describe('LiveIngest on a real container under its own seccomp profile, pages in
     Object.fromEntries(
       [...agg.syscalls.values()].map((s) => [s.nr, { count: s.count, errors: s.errors, errnos: Object.fromEntries(s.errnos), blocked: s.blocked?.count ?? 0, blockedErrnos: Object.fromEntries(s.blocked?.errnos ?? []), killed: s.blocked?.killed ?? 0 }]),
     );
-  const tree = (agg: TraceAggregate) => [...agg.processes.values()].map((p) => ({ pid: p.pid, parent: p.parentPid, comm: p.comm, threads: [...p.threads].sort(), syscalls: p.syscalls, blocked: p.blocked })).sort((a, b) => a.pid - b.pid);
+  const tree = (agg: TraceAggregate) => agg.allProcesses().map((p) => ({ pid: p.pid, parent: p.parentPid, comm: p.comm, threads: [...p.threads].sort(), syscalls: p.syscalls, blocked: p.blocked })).sort((a, b) => a.pid - b.pid);
 
   it.each<Arrival>(['cpu by cpu', 'cpus in reverse', 'page by page', 'rounds', 'rounds in batches'])('%s: counts, blocked calls and the process tree are those of the time-ordered text', (arrival) => {
     const { agg } = ingestContainer(arrival);
@@ -109,7 +109,7 @@ describe('LiveIngest on a real container under its own seccomp profile, pages in
   it('gives every process its parent and name, but the container init; threads fold into their process', () => {
     const meta = containerCaptureMeta();
     for (const arrival of ['cpu by cpu', 'cpus in reverse'] as const) {
-      const procs = [...ingestContainer(arrival).agg.processes.values()];
+      const procs = ingestContainer(arrival).agg.allProcesses();
       expect(procs.filter((p) => p.parentPid === undefined).map((p) => p.pid)).toEqual([meta.initPid]);
       expect(procs.filter((p) => p.comm === '<...>' || p.comm === '')).toEqual([]);
       const probe = procs.find((p) => p.execs.includes('/bin/seccomp-probe'));
@@ -150,7 +150,7 @@ describe('LiveIngest (raw pages straight into the aggregate)', () => {
   it('agrees with the text path on the process tree it learns from fork and exec', () => {
     const live = ingestFixture();
     const text = analyzeText();
-    const execs = (agg: TraceAggregate) => [...agg.processes.values()].flatMap((p) => p.execs).sort();
+    const execs = (agg: TraceAggregate) => agg.allProcesses().flatMap((p) => p.execs).sort();
     expect(execs(live)).toEqual(execs(text));
     // The text output rounds to microseconds; the binary has nanoseconds.
     expect(live.firstExec?.pid).toBe(text.firstExec?.pid);

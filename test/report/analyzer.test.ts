@@ -68,10 +68,10 @@ describe('TraceAnalyzer on a real runc trace', () => {
   });
 
   it('builds the process tree with exec history', () => {
-    expect(agg.processes.get(14779)?.execs).toEqual(['/bin/sh']);
-    expect(agg.processes.get(14789)?.parentPid).toBe(14779);
-    expect(agg.processes.get(14790)?.execs).toEqual(['/proc/self/exe']);
-    expect(agg.processes.get(14790)?.parentPid).toBe(14779);
+    expect(agg.allProcesses().find((p) => p.pid === 14779)?.execs).toEqual(['/bin/sh']);
+    expect(agg.allProcesses().find((p) => p.pid === 14789)?.parentPid).toBe(14779);
+    expect(agg.allProcesses().find((p) => p.pid === 14790)?.execs).toEqual(['/proc/self/exe']);
+    expect(agg.allProcesses().find((p) => p.pid === 14790)?.parentPid).toBe(14779);
   });
 
   it('counts errors by errno', () => {

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_ENDED_PROCESSES_KEPT, MAX_PIDS_PER_SYSCALL, TraceAggregate } from '../../src/report/aggregate.js';
+import { mergeSummaryParts } from '../../src/report/merge.js';
+import { buildSummary, SummarySchema } from '../../src/report/summary.js';
+import { renderSummaryText } from '../../src/report/summary-text.js';
+import type { TraceEvent } from '../../src/trace/events.js';
+
+// A shell loop as a long-running container makes one: the init (pid 1000) forks a child, which
+// execs `true`, makes a few calls and exits; again and again, the kernel handing out pids anew
+// after pid_max (32768 here) wraps.
+const INIT = 1000;
+const READ = 0;
+const WRITE = 1;
+const header = (pid: number, comm: string, timestamp: number) => ({ pid, tgid: pid, comm, cpu: 0, timestamp });
+
+function shellLoop(agg: TraceAggregate, children: number, pidOf: (i: number) => number): void {
+  let t = 1;
+  const call = (pid: number, comm: string, nr: number) => agg.addSyscall({ pid, tgid: pid, comm, nr, args: [], timestamp: (t += 1e-6), ret: 0n, exitTimestamp: t });
+  call(INIT, 'sh', READ);
+  for (let i = 0; i < children; i++) {
+    const pid = pidOf(i);
+    const comm = i % 2 === 0 ? 'true' : 'date';
+    agg.addEvent({ ...header(INIT, 'sh', (t += 1e-6)), kind: 'fork', parentPid: INIT, childComm: 'sh', childPid: pid, thread: false } as TraceEvent);
+    agg.addEvent({ ...header(pid, 'sh', (t += 1e-6)), kind: 'exec', filename: `/bin/${comm}`, execPid: pid, oldPid: pid } as TraceEvent);
+    call(pid, comm, READ);
+    call(pid, comm, WRITE);
+    agg.addEvent({ ...header(pid, comm, (t += 1e-6)), kind: 'exit', exitPid: pid } as TraceEvent);
+  }
+}
+
+const summaryOf = (agg: TraceAggregate) =>
+  buildSummary(agg, { containerId: 'c1', arch: 'x86_64', kind: 'final', source: 'collector', clock: 'local', loss: { lost: 0, overrun: 0, dropped: 0, perCpu: [] }, now: new Date(0), syscallName: (nr) => (nr === READ ? 'read' : 'write'), errnoName: () => undefined });
+
+describe('a container that forks for days: the report stays bounded, and counts everything', () => {
+  it('keeps the first processes that ended one by one and folds the rest into counts by name', () => {
+    const agg = new TraceAggregate();
+    const n = 5000;
+    shellLoop(agg, n, (i) => 2000 + i);
+    const s = SummarySchema.parse(JSON.parse(JSON.stringify(summaryOf(agg))));
+    // The init (live) and the first MAX_ENDED_PROCESSES_KEPT children.
+    expect(Object.keys(s.processes)).toHaveLength(1 + MAX_ENDED_PROCESSES_KEPT);
+    expect(s.processes['2000']).toMatchObject({ comm: 'true', parentPid: INIT, execs: ['/bin/true'], syscalls: 2 });
+    expect(s.processesFolded).toEqual({ count: n - MAX_ENDED_PROCESSES_KEPT, syscalls: 2 * (n - MAX_ENDED_PROCESSES_KEPT), blocked: 0, byComm: { date: (n - MAX_ENDED_PROCESSES_KEPT) / 2, true: (n - MAX_ENDED_PROCESSES_KEPT) / 2 } });
+    // Nothing is lost from the counts.
+    expect(s.trace.syscallsTotal).toBe(1 + 2 * n);
+    expect(s.syscalls.write?.count).toBe(n);
+    expect(s.syscalls.read?.pids).toHaveLength(MAX_PIDS_PER_SYSCALL);
+    expect(s.syscalls.read?.pidsTruncated).toBe(true);
+    expect(JSON.stringify(s).length).toBeLessThan(1_000_000);
+    expect(renderSummaryText(s)).toContain(`and ${n - MAX_ENDED_PROCESSES_KEPT} more that ended, folded: ${2 * (n - MAX_ENDED_PROCESSES_KEPT)} syscalls; by name: date ${(n - MAX_ENDED_PROCESSES_KEPT) / 2}, true ${(n - MAX_ENDED_PROCESSES_KEPT) / 2}`);
+  });
+
+  it('takes a pid the kernel hands out again for another process, with its own name, parent and calls', () => {
+    const agg = new TraceAggregate();
+    // Every child gets pid 3000, as after each wrap of pid_max.
+    shellLoop(agg, 3, () => 3000);
+    const s = summaryOf(agg);
+    expect(Object.keys(s.processes).sort()).toEqual(['1000', '3000', '3000.2', '3000.3']);
+    expect([s.processes['3000']?.comm, s.processes['3000.2']?.comm, s.processes['3000.3']?.comm]).toEqual(['true', 'date', 'true']);
+    for (const key of ['3000', '3000.2', '3000.3']) expect(s.processes[key]).toMatchObject({ parentPid: INIT, syscalls: 2, threads: [3000] });
+  });
+
+  it("an exec root's pid, once it ended, is an ordinary process's again (its calls count)", () => {
+    const agg = new TraceAggregate({}, { filterLoadExpected: false, workloadBegun: true });
+    agg.markExecRoot(3000);
+    shellLoop(agg, 2, () => 3000);
+    const s = summaryOf(agg);
+    expect(s.processes['3000']).toMatchObject({ exec: true, syscalls: 0, runtimeCalls: 2 });
+    expect(s.processes['3000.2']?.exec).toBeUndefined();
+    expect(s.processes['3000.2']?.syscalls).toBe(2);
+  });
+
+  it('merges two parts (a dead agent checkpoint and the rest) within the same bounds', () => {
+    const a = new TraceAggregate();
+    shellLoop(a, 1500, (i) => 2000 + i);
+    const b = new TraceAggregate();
+    shellLoop(b, 1500, (i) => 10_000 + i);
+    const merged = mergeSummaryParts(summaryOf(a), summaryOf(b), { lost: 0, overrun: 0, dropped: 0, perCpu: [] });
+    expect(merged.processesFolded?.count).toBe(1000);
+    expect(merged.syscalls.write?.pids).toHaveLength(MAX_PIDS_PER_SYSCALL);
+    expect(merged.syscalls.write?.pidsTruncated).toBe(true);
+    expect(merged.trace.syscallsTotal).toBe(2 * (1 + 3000));
+  });
+});
