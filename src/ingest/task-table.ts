@@ -7,9 +7,17 @@ export interface ProcReader {
 }
 
 /**
+ * Names remembered for a later replay of the same events (the log), at most: the replay learns
+ * names from the creation events it reads, and needs these only for tasks whose creation it does
+ * not see (tracing began after it, or the log's cap dropped it).
+ */
+const FIRST_COMMS_KEPT = 16384;
+
+/**
  * Task names and thread groups for binary records, which carry only a pid. Learned in time order
  * from fork (child's comm, and the parent as a hint) and exec (the binary's name), else asked of
- * /proc once while the task still lives. Bounded by the number of tasks the container ran.
+ * /proc once while the task still lives. Bounded by the tasks alive (a task's entries go at its
+ * exit: its pid may be the kernel's next task's) and FIRST_COMMS_KEPT.
  */
 export class TaskTable {
   private readonly comms = new Map<number, string>();
@@ -36,7 +44,7 @@ export class TaskTable {
       comm = this.proc.comm(pid) ?? '<...>';
       this.comms.set(pid, comm);
     }
-    if (!this.firstComms.has(pid)) this.firstComms.set(pid, comm);
+    if (!this.firstComms.has(pid)) this.rememberFirst(pid, comm);
     let tgid = this.tgids.get(pid);
     if (tgid === undefined) {
       tgid = this.proc.tgid(pid);
@@ -48,7 +56,18 @@ export class TaskTable {
       this.comms.set(event.childPid, event.childComm);
       // task_newtask says what the child is: a thread of the parent's process, or a process.
       if (event.thread !== undefined) this.tgids.set(event.childPid, event.thread ? (tgid ?? pid) : event.childPid);
+      // A new task with this pid: what a replay remembers of the pid is its first name.
+      this.firstComms.delete(event.childPid);
+    } else if (event.kind === 'exit') {
+      // Its last event: nothing more is asked of this pid until a new task has it.
+      this.comms.delete(event.exitPid);
+      this.tgids.delete(event.exitPid);
     }
+  }
+
+  private rememberFirst(pid: number, comm: string): void {
+    if (this.firstComms.size >= FIRST_COMMS_KEPT) this.firstComms.delete(this.firstComms.keys().next().value as number);
+    this.firstComms.set(pid, comm);
   }
 
   /** The task's current name (asked of /proc once, at first sight). */
@@ -57,7 +76,7 @@ export class TaskTable {
     if (comm === undefined) {
       comm = this.proc.comm(pid) ?? '<...>';
       this.comms.set(pid, comm);
-      this.firstComms.set(pid, comm);
+      this.rememberFirst(pid, comm);
     }
     return comm;
   }

@@ -191,7 +191,7 @@ export class TraceAggregate {
   /** pid (thread) -> tgid, learned from events, so threads fold into their process. */
   private readonly threadGroup = new Map<number, number>();
   /** child pid -> parent process, from fork events (bounded by the number of tasks). */
-  private readonly parentOf = new Map<number, number>();
+  private readonly parentOf = new Map<number, ProcessStats>();
   totalSyscalls = 0;
   /**
    * [0]: the time (s) of the call countCall counts. The hot path sets it rather than pass it: a
@@ -248,7 +248,7 @@ export class TraceAggregate {
         const parent = this.processFor(event.pid, event.tgid, event.comm, event.timestamp);
         // The fork event fires for new threads too, and does not say which it is; the child's own
         // events carry its tgid, so the entry is made lazily when the child first shows up.
-        this.parentOf.set(event.childPid, parent.pid);
+        this.parentOf.set(event.childPid, parent);
         // CPUs' pages arrive in any order: the child's first calls, drained from one CPU, may have
         // made its entry before this event, drained from another. It gets its parent and name now.
         const child = this.processes.get(event.childPid);
@@ -488,9 +488,11 @@ export class TraceAggregate {
     const key = tgid ?? this.threadGroup.get(pid) ?? pid;
     let proc = this.processes.get(key);
     if (!proc) {
-      const parentPid = this.parentOf.get(key);
+      // The parent's own entry, even if it has ended since (a runtime's middle process exits before
+      // its child's first call): the child inherits from it.
+      const parent = this.parentOf.get(key);
+      const parentPid = parent?.pid;
       proc = { pid: key, comm, parentPid, execs: [], execsDropped: 0, threads: new Set(), syscalls: 0, blocked: 0, firstSeen: ts, lastSeen: ts, exited: false, threadsEnded: 0, exec: false, runtimeOnly: false, runtimeCalls: 0, workload: false };
-      const parent = parentPid === undefined ? undefined : this.processes.get(parentPid);
       if (this.execRoots.has(key)) {
         proc.exec = true;
         proc.runtimeOnly = true;

@@ -52,6 +52,29 @@ describe('TaskTable', () => {
     expect(t.commOf(10)).toBe('runc:[2:INIT]');
     expect(asked).toBe(1);
   });
+
+  it("forgets a task at its exit (its pid is the kernel's next task's), and remembers first names for a replay within a bound", () => {
+    const t = new TaskTable({ comm: () => undefined, tgid: () => undefined });
+    const fork = (pid: number, childPid: number, childComm: string): TraceEvent => ({ kind: 'fork', comm: '', pid, tgid: pid, cpu: 0, timestamp: 1, parentPid: pid, childComm, childPid, thread: false });
+    const exit = (pid: number): TraceEvent => ({ kind: 'exit', comm: '', pid, tgid: pid, cpu: 0, timestamp: 3, exitPid: pid });
+    t.annotate(fork(1, 500, 'true'));
+    t.annotate(ev(2, 500));
+    t.annotate(exit(500));
+    expect(t.commOf(500)).toBe('<...>');
+    t.annotate(fork(1, 500, 'date'));
+    const again = ev(4, 500);
+    t.annotate(again);
+    expect([again.comm, again.tgid]).toEqual(['date', 500]);
+    expect(t.asReader().comm(500)).toBe('date');
+    // 20,000 short tasks: the replay's names are the latest 16,384.
+    for (let pid = 1000; pid < 21_000; pid++) {
+      t.annotate(fork(1, pid, `t${pid}`));
+      t.annotate(ev(5, pid));
+      t.annotate(exit(pid));
+    }
+    expect(t.asReader().comm(1000)).toBeUndefined();
+    expect(t.asReader().comm(20_999)).toBe('t20999');
+  });
 });
 
 describe('RotatingLog', () => {

@@ -70,6 +70,23 @@ describe('a container that forks for days: the report stays bounded, and counts 
     expect(s.processes['3000.2']?.syscalls).toBe(2);
   });
 
+  it("a child whose parent ended before its first call (crun's middle process) inherits from it all the same", () => {
+    const agg = new TraceAggregate({}, { filterLoadExpected: true });
+    agg.markExecRoot(3000);
+    let t = 1;
+    const ev = (e: object) => agg.addEvent({ cpu: 0, timestamp: (t += 1e-6), ...e } as TraceEvent);
+    agg.addSyscall({ pid: 3000, tgid: 3000, comm: 'crun', nr: READ, args: [], timestamp: (t += 1e-6), ret: 0n, exitTimestamp: t });
+    ev({ kind: 'fork', comm: 'crun', pid: 3000, tgid: 3000, parentPid: 3000, childComm: 'crun', childPid: 3001, thread: false });
+    agg.addSyscall({ pid: 3001, tgid: 3001, comm: 'crun', nr: READ, args: [], timestamp: (t += 1e-6), ret: 0n, exitTimestamp: t });
+    ev({ kind: 'fork', comm: 'crun', pid: 3001, tgid: 3001, parentPid: 3001, childComm: 'crun', childPid: 3002, thread: false });
+    ev({ kind: 'exit', comm: 'crun', pid: 3001, tgid: 3001, exitPid: 3001 });
+    ev({ kind: 'exec', comm: 'crun', pid: 3002, tgid: 3002, filename: '/bin/ls', execPid: 3002, oldPid: 3002 });
+    agg.addSyscall({ pid: 3002, tgid: 3002, comm: 'ls', nr: WRITE, args: [], timestamp: (t += 1e-6), ret: 0n, exitTimestamp: t });
+    const s = summaryOf(agg);
+    expect(s.processes['3001']).toMatchObject({ exec: true, parentPid: 3000 });
+    expect(s.processes['3002']).toMatchObject({ exec: true, parentPid: 3001, comm: 'ls' });
+  });
+
   it('merges two parts (a dead agent checkpoint and the rest) within the same bounds', () => {
     const a = new TraceAggregate();
     shellLoop(a, 1500, (i) => 2000 + i);
