@@ -276,9 +276,12 @@ export class TraceAggregate {
         break;
       }
       case 'rename': {
-        // A process's name is its leader's; one that exec'd is named after what it runs.
+        // A process's name is its leader's; one that exec'd is named after what it runs, unless
+        // that was a program re-running itself (/proc/self/exe: runc's init, busybox's applets),
+        // which then names itself (busybox sh runs `cat` as /proc/self/exe, renamed "cat").
         const proc = this.processes.get(event.renamedPid);
-        if (proc && proc.execs.length === 0 && event.newComm !== '') proc.comm = event.newComm;
+        const last = proc?.execs.at(-1);
+        if (proc && (last === undefined || isRuntimeReexec(last)) && event.newComm !== '') proc.comm = event.newComm;
         break;
       }
       case 'exit': {

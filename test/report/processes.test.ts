@@ -99,3 +99,21 @@ describe('a container that forks for days: the report stays bounded, and counts 
     expect(merged.trace.syscallsTotal).toBe(2 * (1 + 3000));
   });
 });
+
+describe('process names', () => {
+  it('a program that re-ran itself (/proc/self/exe: busybox sh running an applet) takes the name it gives itself', () => {
+    const agg = new TraceAggregate();
+    let t = 1;
+    const ev = (e: object) => agg.addEvent({ cpu: 0, timestamp: (t += 1e-6), ...e } as TraceEvent);
+    ev({ kind: 'fork', comm: 'sh', pid: INIT, tgid: INIT, parentPid: INIT, childComm: 'sh', childPid: 4000, thread: false });
+    ev({ kind: 'exec', comm: 'exe', pid: 4000, tgid: 4000, filename: '/proc/self/exe', execPid: 4000, oldPid: 4000 });
+    ev({ kind: 'rename', comm: 'exe', pid: 4000, tgid: 4000, renamedPid: 4000, newComm: 'cat' });
+    ev({ kind: 'fork', comm: 'sh', pid: INIT, tgid: INIT, parentPid: INIT, childComm: 'sh', childPid: 4001, thread: false });
+    ev({ kind: 'exec', comm: 'ls', pid: 4001, tgid: 4001, filename: '/bin/ls', execPid: 4001, oldPid: 4001 });
+    ev({ kind: 'rename', comm: 'ls', pid: 4001, tgid: 4001, renamedPid: 4001, newComm: 'worker' });
+    const s = summaryOf(agg);
+    expect(s.processes['4000']).toMatchObject({ comm: 'cat', execs: ['/proc/self/exe'] });
+    // One that exec'd a program of its own is named after it, whatever it calls a thread later.
+    expect(s.processes['4001']?.comm).toBe('ls');
+  });
+});
