@@ -190,7 +190,7 @@ export class TraceAggregate {
   readonly folded: FoldedProcesses = { count: 0, syscalls: 0, blocked: 0, byComm: new Map() };
   /** pid (thread) -> tgid, learned from events, so threads fold into their process. */
   private readonly threadGroup = new Map<number, number>();
-  /** child pid -> parent process, from fork events (bounded by the number of tasks). */
+  /** child pid -> its parent's entry, from fork events, until the child exits. */
   private readonly parentOf = new Map<number, ProcessStats>();
   totalSyscalls = 0;
   /**
