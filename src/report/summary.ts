@@ -257,16 +257,18 @@ export function buildSummary(agg: TraceAggregate, ctx: SummaryContext): Summary 
     syscalls[name] = entry;
   }
   const processes: Summary['processes'] = {};
-  const keys = new Map<number, number>();
-  // In order of appearance, so that a reused pid's first process keeps the plain key.
-  const byAppearance = agg.allProcesses().sort((a, b) => a.firstSeen - b.firstSeen);
-  const keyOf = new Map(byAppearance.map((p) => {
-    const n = (keys.get(p.pid) ?? 0) + 1;
-    keys.set(p.pid, n);
-    return [p, n === 1 ? String(p.pid) : `${p.pid}.${n}`] as const;
-  }));
-  for (const p of [...byAppearance].sort((a, b) => a.pid - b.pid || a.firstSeen - b.firstSeen)) {
-    processes[keyOf.get(p) as string] = {
+  // Keyed in order of appearance, so that a reused pid's first process keeps the plain key.
+  const uses = new Map<number, number>();
+  const keyed = agg
+    .allProcesses()
+    .sort((a, b) => a.firstSeen - b.firstSeen)
+    .map((p) => {
+      const n = (uses.get(p.pid) ?? 0) + 1;
+      uses.set(p.pid, n);
+      return [n === 1 ? String(p.pid) : `${p.pid}.${n}`, p] as const;
+    });
+  for (const [key, p] of keyed.sort(([, a], [, b]) => a.pid - b.pid || a.firstSeen - b.firstSeen)) {
+    processes[key] = {
       pid: p.pid,
       comm: p.comm,
       parentPid: p.parentPid ?? null,
