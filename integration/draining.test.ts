@@ -209,6 +209,36 @@ describe('a container whose log is capped (logMaxBytes 8 MiB, logKeep 0)', () =>
   }, 180_000);
 });
 
+describe('a container that forks 1,500 processes (a shell loop of true)', () => {
+  it('lists the first 1,000 that ended, folds the rest into counts by name, and counts every call', async () => {
+    const traced = tracedEnv({ writeLog: false });
+    const n = 1500;
+    const b = await makeBusyboxBundle(path.join(suite.work(), 'forks'), { args: ['sh', '-c', `i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done`] });
+    const id = uniqueId('forks');
+    const run = await runCommand(WRAPPER, ['run', '--bundle', b.bundleDir, id], { env: traced.env(RUNC), reject: false });
+    expect(run.exitCode).toBe(0);
+    const { summary } = await readTraceResult(traced, id, 60_000);
+    expect(summary.loss.lost).toBe(0);
+    const listed = Object.values(summary.processes);
+    const folded = summary.processesFolded;
+    // The first 1,000 that ended, and any whose every thread's exit was not seen (none, or the init's).
+    expect(listed.length).toBeGreaterThanOrEqual(1000);
+    expect(listed.length).toBeLessThan(1005);
+    expect(folded?.count).toBeGreaterThanOrEqual(n - 1000);
+    // busybox runs the applet as /proc/self/exe, which renames itself: named, not "exe".
+    expect(folded?.byComm.true).toBeGreaterThanOrEqual(n - 1000 - 5);
+    expect(listed.filter((p) => p.comm === 'true').length).toBeGreaterThan(900);
+    // Every process's calls are counted, listed or folded: each true exits with exit_group.
+    expect(summary.syscalls.exit_group?.count ?? 0).toBeGreaterThanOrEqual(n);
+    expect(listed.reduce((k, p) => k + p.syscalls, 0) + (folded?.syscalls ?? 0)).toBe(summary.trace.syscallsTotal);
+    expect(summary.syscalls.execve?.pids.length).toBe(100);
+    expect(summary.syscalls.execve?.pidsTruncated).toBe(true);
+    const show = await runCommand(ANALYZER, ['show', path.join(traced.outputDir, id, 'summary.json')]);
+    expect(show.stdout).toMatch(new RegExp(`^  and ${folded?.count} more that ended, folded: \\d+ syscalls; by name: true \\d+`, 'm'));
+    expect(readFileSync(path.join(traced.outputDir, id, 'summary.json')).length).toBeLessThan(1_000_000);
+  }, 120_000);
+});
+
 describe('a container running for 30 s at a steady rate', () => {
   it("keeps the agent flat in memory, and livedump shows the syscalls so far", async () => {
     const traced = tracedEnv();
